@@ -1,0 +1,329 @@
+"""The ``suandian`` command line.
+
+Errors that suandian raises on purpose are printed as one clear message and exit with status 1;
+nothing here prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from suandian.core.errors import ScenarioError, SuandianError
+from suandian.core.times import parse_local_date
+from suandian.scenario import bundled_scenarios, load_scenario
+from suandian.scenario.model import Park
+from suandian.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="suandian",
+    help="算电 suandian — energy-carbon brain of a green compute park.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+scenario_app = typer.Typer(help="Park scenarios: list, show and validate.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+out = Console()
+err = Console(stderr=True)
+
+
+# --- scenario -----------------------------------------------------------------------------------
+
+
+@scenario_app.command("list")
+def scenario_list() -> None:
+    """List the bundled scenarios."""
+    for name in bundled_scenarios():
+        park = load_scenario(name)
+        out.print(f"[bold]{name}[/bold]  {park.title}  {park.title_zh}")
+
+
+@scenario_app.command("show")
+def scenario_show(
+    name_or_file: Annotated[str, typer.Argument(help="Bundled name (xining, national) or YAML.")],
+) -> None:
+    """Show a scenario as tables."""
+    park = load_scenario(name_or_file)
+    _print_park(park)
+
+
+@scenario_app.command("validate")
+def scenario_validate(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file to check.")],
+) -> None:
+    """Validate a scenario file; exit 1 with every problem listed if it is invalid."""
+    park = load_scenario(file)
+    n_assets = (
+        len(park.pv_plants) + len(park.wind_farms) + len(park.hydro_plants) + len(park.batteries)
+    )
+    out.print(
+        f"[green]✓[/green] {file}: scenario [bold]{park.name}[/bold] is valid — "
+        f"{len(park.sites)} site(s), {n_assets} generation/storage asset(s), "
+        f"{len(park.data_centers)} data center(s), {len(park.consumers)} enterprise(s)"
+    )
+
+
+def _fmt(x: float | None, unit: str = "", digits: int = 1) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}{(' ' + unit) if unit else ''}"
+
+
+def _print_park(park: Park) -> None:
+    out.print(
+        f"[bold]{park.name}[/bold] — {park.title} {park.title_zh}\n"
+        f"year {park.year} · seed {park.seed} · {park.resolution_min}-min intervals"
+    )
+    if park.description:
+        out.print(park.description, style="dim")
+
+    sites = Table(title="Sites")
+    for col in (
+        "id",
+        "name",
+        "lat °",
+        "lon °",
+        "alt m",
+        "zone",
+        "grid EF kgCO₂/kWh",
+        "import MW",
+        "export cap",
+        "RTT BJ/SH/GZ ms",
+    ):
+        sites.add_column(col, justify="right" if col[0].islower() and " " in col else "left")
+    for s in park.sites:
+        rtt = f"{s.rtt.beijing_ms:g}/{s.rtt.shanghai_ms:g}/{s.rtt.guangzhou_ms:g}" if s.rtt else "—"
+        sites.add_row(
+            s.id,
+            f"{s.name} {s.name_zh}".strip(),
+            f"{s.lat_deg:.2f}",
+            f"{s.lon_deg:.2f}",
+            f"{s.altitude_m:,.0f}",
+            s.zone,
+            f"{s.grid.ef_location_kgco2_per_kwh:.4f}",
+            _fmt(s.grid.import_limit_mw, digits=0),
+            f"{s.grid.export_limit_share_pu:.0%}",
+            rtt,
+        )
+    out.print(sites)
+
+    if park.pv_plants or park.wind_farms or park.hydro_plants or park.batteries:
+        assets = Table(title="Generation and storage")
+        for col in ("id", "site", "kind", "capacity", "detail", "target FLH h"):
+            assets.add_column(col)
+        for p in park.pv_plants:
+            assets.add_row(
+                p.id,
+                p.site,
+                "PV",
+                f"{p.p_dc_mwp:g} MWp",
+                f"tilt {p.tilt_deg:g}°, az {p.azimuth_deg:g}°, DC/AC {p.dc_ac_ratio_pu:g}",
+                f"{p.target_full_load_h:,.0f}",
+            )
+        for w in park.wind_farms:
+            assets.add_row(
+                w.id,
+                w.site,
+                "wind",
+                f"{w.capacity_mw:g} MW",
+                f"{w.turbine_type}, hub {w.hub_height_m:g} m",
+                f"{w.target_full_load_h:,.0f}",
+            )
+        for h in park.hydro_plants:
+            assets.add_row(h.id, h.site, "hydro", f"{h.capacity_mw:g} MW", "run of river", "—")
+        for b in park.batteries:
+            assets.add_row(
+                b.id,
+                b.site,
+                "battery",
+                f"{b.p_mw:g} MW / {b.e_mwh:g} MWh",
+                f"η {b.round_trip_efficiency_pu:.0%}, SoC {b.soc_min_pu:.0%}–{b.soc_max_pu:.0%}",
+                "—",
+            )
+        out.print(assets)
+
+    if park.data_centers:
+        dcs = Table(title="Data centers")
+        for col in ("id", "site", "IT capacity MW", "IT mean MW", "deferrable", "PUE range"):
+            dcs.add_column(col)
+        for d in park.data_centers:
+            dcs.add_row(
+                d.id,
+                d.site,
+                f"{d.it_capacity_mw:g}",
+                f"{d.it_mean_mw:g}",
+                f"{d.deferrable_share_pu:.0%} within {d.deferral_window_h:g} h",
+                f"{d.pue.pue_min:.2f}–{d.pue.pue_max:.2f}",
+            )
+        out.print(dcs)
+
+    if park.consumers:
+        cons = Table(title=f"Enterprises ({len(park.consumers)})")
+        for col in ("id", "name", "kind", "mean MW"):
+            cons.add_column(col)
+        for c in park.consumers:
+            cons.add_row(c.id, f"{c.name} {c.name_zh}".strip(), c.kind, f"{c.mean_mw:g}")
+        kinds = Counter(c.kind for c in park.consumers)
+        cons.caption = " · ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) + (
+            f" · total {sum(c.mean_mw for c in park.consumers):.1f} MW mean"
+        )
+        out.print(cons)
+
+    for s in park.sites:
+        if s.grid.tariff:
+            tariff = Table(title=f"Tariff at {s.id} (local time)")
+            for col in ("period", "CNY/kWh", "hours"):
+                tariff.add_column(col)
+            for period in s.grid.tariff.periods:
+                hours = ", ".join(f"{a:g}–{b:g}" for a, b in period.hours_h)
+                tariff.add_row(period.name, f"{period.price_cny_per_kwh:.4f}", hours)
+            tariff.caption = f"export {s.grid.tariff.export_price_cny_per_kwh:.4f} CNY/kWh"
+            out.print(tariff)
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    days: Annotated[int | None, typer.Option(help="Days to simulate (default: one year).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First local day, YYYY-MM-DD (default: 1 Jan of the year).")
+    ] = None,
+    scenario: Annotated[str, typer.Option(help="Bundled scenario name or YAML file.")] = "xining",
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the HTML report.")] = Path(
+        "suandian-out"
+    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+    lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
+) -> None:
+    """Simulate the park, store the series, write an HTML report and print a summary."""
+    from suandian.sim.park import simulate, stage_count
+    from suandian.sim.report import write_report
+    from suandian.sim.summary import summarize
+    from suandian.store.timeseries import TimeseriesStore
+
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter(f"{lang!r}; use zh or en", param_hint="--lang")
+    settings = Settings()
+    park = load_scenario(scenario)
+    first = parse_local_date(start, "--start") if start else None
+    n_years = _years_spanned(park, first, days)
+    with Progress(
+        TextColumn("[progress.description]{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=as_json,
+        disable=not err.is_terminal and as_json,
+    ) as progress:
+        task = progress.add_task("simulating", total=stage_count(park) * n_years + 2)
+
+        def tick(stage: str) -> None:
+            progress.update(task, advance=1, description=stage)
+
+        series = simulate(park, start=first, days=days, progress=tick)
+        summary = summarize(park, series)
+        progress.update(task, description="storing series (DuckDB)")
+        run_id = f"{park.name}-{summary.start_local_date}-{summary.days}d-seed{park.seed}"
+        frames = {"generation": series.generation_mw, "load": series.load_mw}
+        frames |= {f"data_center/{k}": v for k, v in series.data_center.items()}
+        frames |= {f"weather/{k}": v for k, v in series.weather.items()}
+        with TimeseriesStore(settings.data_dir) as store:
+            n_values = store.write_run(
+                run_id=run_id,
+                scenario=park.name,
+                frames=frames,
+                summary=summary.to_json(),
+                resolution_min=series.resolution_min,
+            )
+            store_path = store.path
+        progress.update(task, advance=1, description="writing report")
+        report = write_report(
+            out_dir / f"{run_id}.html", park=park, series=series, summary=summary, lang=lang
+        )
+        progress.update(task, advance=1, description="done")
+
+    if as_json:
+        payload = summary.to_json() | {"run_id": run_id, "report": str(report)}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return
+    _print_summary(park, summary)
+    out.print(f"stored {n_values:,} values as run [bold]{run_id}[/bold] in {store_path}")
+    out.print(f"report: {report}")
+
+
+def _years_spanned(park: Park, first: object, days: int | None) -> int:
+    import datetime as dt
+
+    start = first if isinstance(first, dt.date) else dt.date(park.year, 1, 1)
+    n = days if days is not None else 366
+    end = start + dt.timedelta(days=max(n, 1) - 1)
+    return end.year - start.year + 1
+
+
+def _print_summary(park: Park, s: object) -> None:
+    from suandian.sim.summary import Summary
+
+    assert isinstance(s, Summary)
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.1%}"
+
+    table = Table(title=f"{park.title or park.name} · {s.start_local_date} · {s.days} days")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for source in ("pv", "wind", "hydro"):
+        if s.generation_mwh.get(source):
+            table.add_row(f"generation {source}", f"{s.generation_mwh[source]:,.0f} MWh")
+    table.add_row("generation total", f"{s.generation_mwh['total']:,.0f} MWh")
+    table.add_row("load", f"{s.load_mwh:,.0f} MWh (peak {s.peak_load_mw:,.1f} MW)")
+    table.add_row("renewable fraction (energy)", pct(s.renewable_fraction))
+    table.add_row("hourly-matched green share, no storage", pct(s.hourly_match_no_storage))
+    table.add_row("export (capped)", f"{s.export_mwh:,.0f} MWh")
+    table.add_row(
+        "curtailment under the export cap",
+        f"{s.curtailment_mwh:,.0f} MWh ({pct(s.curtailment_share)})",
+    )
+    table.add_row("grid import", f"{s.import_mwh:,.0f} MWh")
+    table.add_row(
+        "deficit above the import limit",
+        f"{s.unserved_mwh:,.1f} MWh in {s.unserved_intervals} intervals",
+    )
+    for asset, flh in s.full_load_hours.items():
+        table.add_row(f"full-load hours {asset}", f"{flh:,.0f} h")
+    for dc, pue in s.pue_mean.items():
+        table.add_row(f"mean PUE {dc}", f"{pue:.3f}")
+    out.print(table)
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turn suandian's errors into a message and exit 1."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except ScenarioError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(1)
+    except SuandianError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Units, time and errors shared by every layer."""

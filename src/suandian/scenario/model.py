@@ -1,0 +1,419 @@
+"""The park model: sites, generation, storage, grid tie, data centers and other consumers.
+
+A park is a YAML file validated by these pydantic models. Every number carries its unit in its
+name (``p_dc_mwp``, ``import_limit_mw``); ranges are checked here so that kernels can trust them.
+Local clock times (tariff hours) are Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Battery",
+    "Climate",
+    "CloudClimate",
+    "Consumer",
+    "ConsumerKind",
+    "DataCenter",
+    "GridTie",
+    "HydroPlant",
+    "Park",
+    "PueModel",
+    "PvPlant",
+    "RoundTrip",
+    "Site",
+    "Targets",
+    "Tariff",
+    "TariffPeriod",
+    "WindClimate",
+    "WindFarm",
+]
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Monthly = Annotated[list[Fraction], Field(min_length=12, max_length=12)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# --- climate ------------------------------------------------------------------------------------
+
+
+class CloudClimate(_Model):
+    """Day-type Markov chain of cloudiness, per calendar month.
+
+    Each day is clear, partly cloudy or overcast. ``p_clear_pu[m]`` and ``p_overcast_pu[m]`` are
+    the long-run shares of those day types in month ``m`` (January first); partly cloudy days take
+    the rest. ``persistence_pu`` is the chance that a day simply repeats the previous day's type;
+    otherwise the type is drawn afresh from the month's shares, so the shares are kept.
+    """
+
+    p_clear_pu: Monthly = Field(
+        default=[0.45, 0.42, 0.35, 0.30, 0.25, 0.20, 0.20, 0.22, 0.25, 0.35, 0.45, 0.50],
+        description="Share of clear days in each month, January first.",
+    )
+    p_overcast_pu: Monthly = Field(
+        default=[0.10, 0.12, 0.15, 0.15, 0.17, 0.22, 0.24, 0.22, 0.22, 0.15, 0.10, 0.08],
+        description="Share of overcast days in each month, January first.",
+    )
+    persistence_pu: Fraction = 0.45
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> Self:
+        for m, (c, o) in enumerate(zip(self.p_clear_pu, self.p_overcast_pu, strict=True)):
+            if c + o > 1.0 + 1e-9:
+                raise ValueError(
+                    f"month {m + 1}: p_clear_pu + p_overcast_pu = {c + o:.3f} exceeds 1; "
+                    "partly cloudy days take the rest, so the two must sum to at most 1"
+                )
+        return self
+
+
+class WindClimate(_Model):
+    """Shape of the hub-height wind resource; its scale is calibrated to the farm's target."""
+
+    weibull_k: float = Field(2.0, ge=1.0, le=4.0, description="Weibull shape of hourly speed.")
+    seasonal_amplitude_pu: float = Field(0.15, ge=0.0, le=0.6)
+    windiest_day_of_year: int = Field(100, ge=1, le=366)
+    diurnal_amplitude_pu: float = Field(0.12, ge=0.0, le=0.6)
+    windiest_local_hour_h: float = Field(16.0, ge=0.0, lt=24.0)
+    autocorrelation_time_h: float = Field(
+        12.0, gt=0.0, le=240.0, description="e-folding time of speed anomalies."
+    )
+
+
+class Climate(_Model):
+    """Site climate used to synthesise weather (ambient temperature, clouds, wind)."""
+
+    t_mean_c: float = Field(6.0, ge=-30.0, le=40.0, description="Annual mean ambient temperature.")
+    t_seasonal_amplitude_c: float = Field(
+        12.5, ge=0.0, le=30.0, description="Half the gap between warmest and coldest month means."
+    )
+    t_coldest_day_of_year: int = Field(17, ge=1, le=366)
+    t_diurnal_amplitude_c: float = Field(
+        6.5, ge=0.0, le=20.0, description="Half the mean daily max-min range."
+    )
+    t_warmest_local_hour_h: float = Field(15.0, ge=0.0, lt=24.0)
+    t_noise_sd_c: float = Field(2.5, ge=0.0, le=10.0, description="Day-to-day weather anomaly.")
+    clouds: CloudClimate = CloudClimate()
+    wind: WindClimate = WindClimate()
+
+
+# --- grid ---------------------------------------------------------------------------------------
+
+
+class TariffPeriod(_Model):
+    """One time-of-use period: a price over one or more local clock ranges ``[from, to)``."""
+
+    name: str = Field(min_length=1)
+    price_cny_per_kwh: float = Field(ge=0.0, le=10.0)
+    hours_h: list[tuple[float, float]] = Field(
+        min_length=1, description="Local (Asia/Shanghai) clock ranges [from, to) in hours."
+    )
+
+
+class Tariff(_Model):
+    """Time-of-use import tariff; the periods must cover the local day exactly once."""
+
+    periods: list[TariffPeriod] = Field(min_length=1)
+    export_price_cny_per_kwh: float = Field(ge=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _cover_day_once(self) -> Self:
+        quarter = [0] * 96
+        for period in self.periods:
+            for start_h, end_h in period.hours_h:
+                if not (0.0 <= start_h < end_h <= 24.0):
+                    raise ValueError(
+                        f"period {period.name!r}: range [{start_h}, {end_h}) must satisfy "
+                        "0 ≤ from < to ≤ 24 (hours of the local day)"
+                    )
+                if (start_h * 4) % 1 or (end_h * 4) % 1:
+                    raise ValueError(
+                        f"period {period.name!r}: range [{start_h}, {end_h}) must fall on "
+                        "quarter hours (15-min intervals)"
+                    )
+                for q in range(int(start_h * 4), int(end_h * 4)):
+                    quarter[q] += 1
+        gaps = [q / 4 for q, n in enumerate(quarter) if n == 0]
+        doubles = [q / 4 for q, n in enumerate(quarter) if n > 1]
+        if gaps:
+            raise ValueError(
+                f"tariff periods leave local hours uncovered starting at {gaps[0]:g} h "
+                f"({len(gaps) / 4:g} h in all); every hour of the day needs exactly one price"
+            )
+        if doubles:
+            raise ValueError(
+                f"tariff periods overlap at local hour {doubles[0]:g} h "
+                f"({len(doubles) / 4:g} h in all); every hour of the day needs exactly one price"
+            )
+        return self
+
+    def price_by_quarter_hour(self) -> list[float]:
+        """Import price of each of the 96 local quarter hours. [CNY/kWh]"""
+        prices = [0.0] * 96
+        for period in self.periods:
+            for start_h, end_h in period.hours_h:
+                for q in range(int(start_h * 4), int(end_h * 4)):
+                    prices[q] = period.price_cny_per_kwh
+        return prices
+
+
+class GridTie(_Model):
+    """Connection of a site to the public grid: limits, tariff and emission factors."""
+
+    import_limit_mw: float | None = Field(
+        None, ge=0.0, le=10_000.0, description="Import limit; absent means unconstrained."
+    )
+    export_limit_share_pu: Fraction = Field(
+        1.0,
+        description="Export cap per interval as a share of on-site generation (绿电直连 rules).",
+    )
+    tariff: Tariff | None = None
+    ef_location_kgco2_per_kwh: float = Field(ge=0.0, le=2.0)
+    ef_location_source: str = Field(
+        min_length=1, description="Who published the factor, which year."
+    )
+    ef_residual_kgco2_per_kwh: float | None = Field(None, ge=0.0, le=2.0)
+    ef_fossil_kgco2_per_kwh: float | None = Field(None, ge=0.0, le=2.0)
+
+
+class RoundTrip(_Model):
+    """Estimated network round trip from the three eastern demand centres."""
+
+    beijing_ms: float = Field(ge=0.0, le=1000.0)
+    shanghai_ms: float = Field(ge=0.0, le=1000.0)
+    guangzhou_ms: float = Field(ge=0.0, le=1000.0)
+
+
+class Site(_Model):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1)
+    name_zh: str = ""
+    lat_deg: float = Field(ge=-90.0, le=90.0)
+    lon_deg: float = Field(ge=-180.0, le=180.0)
+    altitude_m: float = Field(ge=-450.0, le=6000.0)
+    zone: str = Field(min_length=1, description="Grid zone (province), e.g. CN-QH.")
+    climate: Climate = Climate()
+    grid: GridTie
+    rtt: RoundTrip | None = None
+
+
+# --- assets -------------------------------------------------------------------------------------
+
+
+class _Asset(_Model):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    site: str = Field(min_length=1, description="Id of the site the asset stands on.")
+
+
+class PvPlant(_Asset):
+    """Fixed-tilt PV plant modelled with PVWatts."""
+
+    p_dc_mwp: float = Field(gt=0.0, le=10_000.0, description="DC nameplate.")
+    dc_ac_ratio_pu: float = Field(1.2, ge=1.0, le=2.0, description="DC over AC nameplate.")
+    tilt_deg: float = Field(33.0, ge=0.0, le=90.0)
+    azimuth_deg: float = Field(180.0, ge=0.0, lt=360.0)
+    gamma_pdc_per_c: float = Field(-0.0035, ge=-0.01, le=0.0)
+    losses_pct: float = Field(
+        14.08, ge=0.0, le=50.0, description="PVWatts system losses (its default total)."
+    )
+    inverter_efficiency_pu: float = Field(0.985, ge=0.8, le=1.0)
+    target_full_load_h: float = Field(
+        gt=100.0, le=3000.0, description="Annual AC energy over DC nameplate."
+    )
+
+    @property
+    def p_ac_mw(self) -> float:
+        return self.p_dc_mwp / self.dc_ac_ratio_pu
+
+
+class WindFarm(_Asset):
+    """Wind farm of identical turbines from windpowerlib's turbine library."""
+
+    capacity_mw: float = Field(gt=0.0, le=10_000.0)
+    turbine_type: str = Field(min_length=1, description="A type from windpowerlib's library.")
+    hub_height_m: float = Field(ge=20.0, le=250.0)
+    farm_efficiency_pu: float = Field(
+        0.95, ge=0.5, le=1.0, description="Wake and availability losses."
+    )
+    target_full_load_h: float = Field(gt=100.0, le=6000.0)
+
+    @model_validator(mode="after")
+    def _known_turbine(self) -> Self:
+        known = _turbine_types()
+        if self.turbine_type not in known:
+            import difflib
+
+            close = difflib.get_close_matches(self.turbine_type, known, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise ValueError(
+                f"turbine_type {self.turbine_type!r} is not in windpowerlib's turbine library; "
+                f"{hint}see `windpowerlib.get_turbine_types()` for all {len(known)} types"
+            )
+        return self
+
+
+@cache
+def _turbine_types() -> tuple[str, ...]:
+    from windpowerlib import get_turbine_types
+
+    table = get_turbine_types(print_out=False, filter_=True)
+    return tuple(table.loc[table["has_power_curve"], "turbine_type"])
+
+
+class HydroPlant(_Asset):
+    """Run-of-river hydro with a monthly capacity factor."""
+
+    capacity_mw: float = Field(gt=0.0, le=10_000.0)
+    monthly_capacity_factor_pu: Monthly
+
+
+class Battery(_Asset):
+    p_mw: float = Field(gt=0.0, le=10_000.0, description="Charge and discharge power limit.")
+    e_mwh: float = Field(gt=0.0, le=100_000.0, description="Usable energy capacity.")
+    round_trip_efficiency_pu: float = Field(0.9, gt=0.5, le=1.0)
+    soc_min_pu: Fraction = 0.05
+    soc_max_pu: Fraction = 0.95
+    soc_initial_pu: Fraction = 0.5
+
+    @model_validator(mode="after")
+    def _soc_order(self) -> Self:
+        if not self.soc_min_pu < self.soc_max_pu:
+            raise ValueError(
+                f"soc_min_pu ({self.soc_min_pu}) must be below soc_max_pu ({self.soc_max_pu})"
+            )
+        if not self.soc_min_pu <= self.soc_initial_pu <= self.soc_max_pu:
+            raise ValueError(
+                f"soc_initial_pu ({self.soc_initial_pu}) must lie within "
+                f"[soc_min_pu, soc_max_pu] = [{self.soc_min_pu}, {self.soc_max_pu}]"
+            )
+        return self
+
+
+class PueModel(_Model):
+    """PUE as a function of ambient temperature.
+
+    Free cooling holds PUE at ``pue_min`` up to ``t_free_cooling_c``; above it PUE rises
+    linearly and reaches ``pue_max`` at ``t_full_cooling_c``, where chillers carry the whole load.
+    """
+
+    pue_min: float = Field(1.14, ge=1.0, le=3.0)
+    pue_max: float = Field(1.40, ge=1.0, le=3.0)
+    t_free_cooling_c: float = Field(4.0, ge=-30.0, le=40.0)
+    t_full_cooling_c: float = Field(30.0, ge=-20.0, le=50.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.pue_max < self.pue_min:
+            raise ValueError(f"pue_max ({self.pue_max}) must be ≥ pue_min ({self.pue_min})")
+        if self.t_full_cooling_c <= self.t_free_cooling_c:
+            raise ValueError(
+                f"t_full_cooling_c ({self.t_full_cooling_c} °C) must be above "
+                f"t_free_cooling_c ({self.t_free_cooling_c} °C)"
+            )
+        return self
+
+
+class DataCenter(_Asset):
+    name: str = ""
+    it_capacity_mw: float = Field(gt=0.0, le=10_000.0)
+    it_mean_mw: float = Field(gt=0.0, le=10_000.0, description="Average IT load.")
+    deferrable_share_pu: Fraction = Field(0.25, description="Share of IT energy that may move.")
+    deferral_window_h: float = Field(24.0, ge=0.0, le=168.0)
+    pue: PueModel = PueModel()
+
+    @model_validator(mode="after")
+    def _mean_below_capacity(self) -> Self:
+        if self.it_mean_mw > self.it_capacity_mw:
+            raise ValueError(
+                f"it_mean_mw ({self.it_mean_mw} MW) exceeds it_capacity_mw "
+                f"({self.it_capacity_mw} MW); the average IT load must fit the hall"
+            )
+        return self
+
+
+ConsumerKind = Literal["polysilicon", "battery", "services", "ev_charging", "other"]
+
+
+class Consumer(_Asset):
+    """An enterprise of the park with its own load profile and meter."""
+
+    name: str = Field(min_length=1)
+    name_zh: str = ""
+    kind: ConsumerKind
+    mean_mw: float = Field(gt=0.0, le=10_000.0, description="Average load.")
+
+
+class Targets(_Model):
+    green_share_hub_pu: Fraction = 0.8
+    green_share_zero_carbon_pu: Fraction = 0.9
+    self_consumption_min_pu: Fraction = 0.6
+    onsite_green_min_pu: Fraction = 0.3
+
+
+# --- park ---------------------------------------------------------------------------------------
+
+
+class Park(_Model):
+    """A whole park (or a network of sites) as one validated scenario."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = ""
+    title_zh: str = ""
+    description: str = ""
+    year: int = Field(2025, ge=2000, le=2100, description="Default simulation year (local).")
+    seed: int = Field(20250101, ge=0)
+    resolution_min: Literal[15, 30, 60] = 15
+    sites: list[Site] = Field(min_length=1)
+    pv_plants: list[PvPlant] = []
+    wind_farms: list[WindFarm] = []
+    hydro_plants: list[HydroPlant] = []
+    batteries: list[Battery] = []
+    data_centers: list[DataCenter] = []
+    consumers: list[Consumer] = []
+    gec_price_cny_per_mwh: float = Field(5.2, ge=0.0, le=1000.0)
+    targets: Targets = Targets()
+
+    @model_validator(mode="after")
+    def _ids_and_references(self) -> Self:
+        site_ids = {s.id for s in self.sites}
+        dup_sites = [i for i, n in Counter(s.id for s in self.sites).items() if n > 1]
+        if dup_sites:
+            raise ValueError(f"site ids must be unique; repeated: {', '.join(dup_sites)}")
+        assets: list[tuple[str, _Asset]] = [
+            (group, asset)
+            for group in (
+                "pv_plants",
+                "wind_farms",
+                "hydro_plants",
+                "batteries",
+                "data_centers",
+                "consumers",
+            )
+            for asset in getattr(self, group)
+        ]
+        repeated = [i for i, n in Counter(a.id for _, a in assets).items() if n > 1]
+        if repeated:
+            raise ValueError(
+                f"asset ids must be unique across the park; repeated: {', '.join(repeated)}"
+            )
+        for group, asset in assets:
+            if asset.site not in site_ids:
+                raise ValueError(
+                    f"{group} {asset.id!r}: site {asset.site!r} is not defined; "
+                    f"defined sites: {', '.join(sorted(site_ids))}"
+                )
+        return self
+
+    def site(self, site_id: str) -> Site:
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)

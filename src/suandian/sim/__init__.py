@@ -1,0 +1,1 @@
+"""Park simulation: compose the energy kernels over a scenario and summarise the result."""

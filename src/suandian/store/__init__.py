@@ -1,0 +1,1 @@
+"""Stores: the embedded DuckDB time-series store (and, later, the SQL layer)."""
