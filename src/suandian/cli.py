@@ -16,8 +16,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from suandian.core.errors import ScenarioError, SuandianError
+from suandian.core.errors import SuandianError
 from suandian.core.times import parse_local_date
 from suandian.scenario import bundled_scenarios, load_scenario
 from suandian.scenario.model import Park
@@ -35,8 +36,9 @@ app = typer.Typer(
 scenario_app = typer.Typer(help="Park scenarios: list, show and validate.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 
-out = Console()
-err = Console(stderr=True)
+# No console markup: scenario names, titles and messages are user text and may hold brackets.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 
 # --- scenario -----------------------------------------------------------------------------------
@@ -47,7 +49,7 @@ def scenario_list() -> None:
     """List the bundled scenarios."""
     for name in bundled_scenarios():
         park = load_scenario(name)
-        out.print(f"[bold]{name}[/bold]  {park.title}  {park.title_zh}")
+        out.print(Text(name, style="bold") + Text(f"  {park.title}  {park.title_zh}"))
 
 
 @scenario_app.command("show")
@@ -69,9 +71,12 @@ def scenario_validate(
         len(park.pv_plants) + len(park.wind_farms) + len(park.hydro_plants) + len(park.batteries)
     )
     out.print(
-        f"[green]✓[/green] {file}: scenario [bold]{park.name}[/bold] is valid — "
-        f"{len(park.sites)} site(s), {n_assets} generation/storage asset(s), "
-        f"{len(park.data_centers)} data center(s), {len(park.consumers)} enterprise(s)"
+        Text("✓ ", style="green")
+        + Text(
+            f"{file}: scenario {park.name} is valid — "
+            f"{len(park.sites)} site(s), {n_assets} generation/storage asset(s), "
+            f"{len(park.data_centers)} data center(s), {len(park.consumers)} enterprise(s)"
+        )
     )
 
 
@@ -80,47 +85,46 @@ def _fmt(x: float | None, unit: str = "", digits: int = 1) -> str:
 
 
 def _print_park(park: Park) -> None:
-    out.print(
-        f"[bold]{park.name}[/bold] — {park.title} {park.title_zh}\n"
-        f"year {park.year} · seed {park.seed} · {park.resolution_min}-min intervals"
-    )
+    out.print(Text(park.name, style="bold") + Text(f" — {park.title} {park.title_zh}"))
+    out.print(f"year {park.year} · seed {park.seed} · {park.resolution_min}-min intervals")
     if park.description:
         out.print(park.description, style="dim")
 
     sites = Table(title="Sites")
-    for col in (
-        "id",
-        "name",
-        "lat °",
-        "lon °",
-        "alt m",
-        "zone",
-        "grid EF kgCO₂/kWh",
-        "import MW",
-        "export cap",
-        "RTT BJ/SH/GZ ms",
-    ):
-        sites.add_column(col, justify="right" if col[0].islower() and " " in col else "left")
+    for col in ("id", "name", "名称", "lat °", "lon °", "alt m", "zone"):
+        sites.add_column(col, no_wrap=col == "id")
     for s in park.sites:
-        rtt = f"{s.rtt.beijing_ms:g}/{s.rtt.shanghai_ms:g}/{s.rtt.guangzhou_ms:g}" if s.rtt else "—"
         sites.add_row(
             s.id,
-            f"{s.name} {s.name_zh}".strip(),
+            s.name,
+            s.name_zh,
             f"{s.lat_deg:.2f}",
             f"{s.lon_deg:.2f}",
             f"{s.altitude_m:,.0f}",
             s.zone,
+        )
+    out.print(sites)
+
+    grid = Table(title="Grid ties and network")
+    for col in ("site", "EF kgCO₂/kWh", "import MW", "export cap", "RTT BJ/SH/GZ ms"):
+        grid.add_column(col, no_wrap=col == "site")
+    for s in park.sites:
+        rtt = f"{s.rtt.beijing_ms:g}/{s.rtt.shanghai_ms:g}/{s.rtt.guangzhou_ms:g}" if s.rtt else "—"
+        grid.add_row(
+            s.id,
             f"{s.grid.ef_location_kgco2_per_kwh:.4f}",
             _fmt(s.grid.import_limit_mw, digits=0),
             f"{s.grid.export_limit_share_pu:.0%}",
             rtt,
         )
-    out.print(sites)
+    sources = sorted({s.grid.ef_location_source for s in park.sites})
+    grid.caption = "EF: " + "; ".join(sources)
+    out.print(grid)
 
     if park.pv_plants or park.wind_farms or park.hydro_plants or park.batteries:
         assets = Table(title="Generation and storage")
         for col in ("id", "site", "kind", "capacity", "detail", "target FLH h"):
-            assets.add_column(col)
+            assets.add_column(col, no_wrap=col in ("id", "capacity"))
         for p in park.pv_plants:
             assets.add_row(
                 p.id,
@@ -155,7 +159,7 @@ def _print_park(park: Park) -> None:
     if park.data_centers:
         dcs = Table(title="Data centers")
         for col in ("id", "site", "IT capacity MW", "IT mean MW", "deferrable", "PUE range"):
-            dcs.add_column(col)
+            dcs.add_column(col, no_wrap=col == "id")
         for d in park.data_centers:
             dcs.add_row(
                 d.id,
@@ -170,7 +174,7 @@ def _print_park(park: Park) -> None:
     if park.consumers:
         cons = Table(title=f"Enterprises ({len(park.consumers)})")
         for col in ("id", "name", "kind", "mean MW"):
-            cons.add_column(col)
+            cons.add_column(col, no_wrap=col == "id")
         for c in park.consumers:
             cons.add_row(c.id, f"{c.name} {c.name_zh}".strip(), c.kind, f"{c.mean_mw:g}")
         kinds = Counter(c.kind for c in park.consumers)
@@ -262,7 +266,7 @@ def demo(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return
     _print_summary(park, summary)
-    out.print(f"stored {n_values:,} values as run [bold]{run_id}[/bold] in {store_path}")
+    out.print(f"stored {n_values:,} values as run {run_id} in {store_path}")
     out.print(f"report: {report}")
 
 
@@ -317,11 +321,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turn suandian's errors into a message and exit 1."""
     try:
         app(args=argv, standalone_mode=True)
-    except ScenarioError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        sys.exit(1)
     except SuandianError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        # Plain text: messages contain brackets ("[MW]", "[0]") that are not markup.
+        err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
         sys.exit(1)
 
 

@@ -89,7 +89,7 @@ def clear_sky(
         zenith_deg=np.asarray(solpos["zenith"], dtype=np.float64),
         azimuth_deg=np.asarray(solpos["azimuth"], dtype=np.float64),
         dni_extra_w_per_m2=np.asarray(dni_extra, dtype=np.float64),
-        doy=np.asarray(mid.dayofyear, dtype=np.float64),
+        doy=np.asarray(mid.day_of_year, dtype=np.float64),
     )
 
 

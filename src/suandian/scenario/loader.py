@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from suandian.core.errors import FieldProblem, NotFound, ScenarioError
 from suandian.core.units import unit_of
-from suandian.scenario.model import Park
+from suandian.scenario.model import FieldPathError, Park
 
 __all__ = ["bundled_scenarios", "load_scenario", "parse_scenario", "scenario_from_yaml"]
 
@@ -49,10 +49,28 @@ def load_scenario(name_or_path: str | Path) -> Park:
     return scenario_from_yaml(path.read_text(encoding="utf-8"), source=str(path))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML loader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice in one mapping; keep only one",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def scenario_from_yaml(text: str, *, source: str = "<string>") -> Park:
     """Parse and validate scenario YAML."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
@@ -61,6 +79,11 @@ def scenario_from_yaml(text: str, *, source: str = "<string>") -> Park:
             source,
             [FieldProblem("<yaml>", f"not valid YAML at {where}: {problem}; fix the syntax there")],
         ) from None
+    if data is None:
+        raise ScenarioError(
+            source,
+            [FieldProblem("<root>", "the file is empty; a scenario needs at least name and sites")],
+        )
     if not isinstance(data, dict):
         raise ScenarioError(
             source,
@@ -80,7 +103,7 @@ def parse_scenario(data: dict[str, Any], *, source: str = "<dict>") -> Park:
     try:
         return Park.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(source, [_problem(e) for e in exc.errors()]) from None
+        raise ScenarioError(source, [p for e in exc.errors() for p in _problems(e)]) from None
 
 
 # --- turning pydantic's errors into field problems ----------------------------------------------
@@ -128,6 +151,17 @@ def _inner_model(annotation: Any) -> Any:
 _BOUND_WORDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
 
 
+def _problems(err: ErrorDetails) -> list[FieldProblem]:
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldPathError):
+        base = _path(err["loc"])
+        prefix = "" if base == "<park>" else base + ("" if base.endswith("]") else ".")
+        return [
+            FieldProblem(prefix + path, message, value) for path, message, value in cause.problems
+        ]
+    return [_problem(err)]
+
+
 def _problem(err: ErrorDetails) -> FieldProblem:
     loc = err["loc"]
     path = _path(loc)
@@ -148,7 +182,7 @@ def _problem(err: ErrorDetails) -> FieldProblem:
     if kind == "missing":
         model = _model_at(loc)
         info = model.model_fields.get(str(loc[-1])) if model else None
-        what = f" ({info.description})" if info is not None and info.description else ""
+        what = f" ({info.description.rstrip('.')})" if info is not None and info.description else ""
         return FieldProblem(path, f"required field is missing{what}{unit_text}; add it")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bound_name = {"greater_than_equal": "ge", "greater_than": "gt"}.get(
@@ -177,12 +211,14 @@ def _bounds_text(loc: Sequence[int | str]) -> str:
     info = model.model_fields.get(str(loc[-1]))
     if info is None:
         return ""
-    low = high = None
+    low = high = ""
     for meta in info.metadata:
-        low = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else low
-        low = getattr(meta, "gt", None) if getattr(meta, "gt", None) is not None else low
-        high = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else high
-        high = getattr(meta, "lt", None) if getattr(meta, "lt", None) is not None else high
-    if low is None or high is None:
+        for attr, word in (("ge", "≥"), ("gt", ">")):
+            if getattr(meta, attr, None) is not None:
+                low = f"{word} {getattr(meta, attr)}"
+        for attr, word in (("le", "≤"), ("lt", "<")):
+            if getattr(meta, attr, None) is not None:
+                high = f"{word} {getattr(meta, attr)}"
+    if not (low and high):
         return ""
-    return f" (allowed range {low} … {high})"
+    return f" (allowed: {low} and {high})"

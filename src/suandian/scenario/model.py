@@ -7,11 +7,10 @@ Local clock times (tariff hours) are Asia/Shanghai.
 
 from __future__ import annotations
 
-from collections import Counter
 from functools import cache
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "Battery",
@@ -20,6 +19,7 @@ __all__ = [
     "Consumer",
     "ConsumerKind",
     "DataCenter",
+    "FieldPathError",
     "GridTie",
     "HydroPlant",
     "Park",
@@ -38,8 +38,32 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Monthly = Annotated[list[Fraction], Field(min_length=12, max_length=12)]
 
 
+class FieldPathError(ValueError):
+    """A cross-field problem that knows which fields it concerns.
+
+    Raised from model validators; the loader reports each ``(path, message, value)`` at its own
+    field path (relative to the model that raised it) instead of at the model as a whole.
+    """
+
+    def __init__(self, problems: list[tuple[str, str, object]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p}: {m}" for p, m, _ in problems))
+
+
+_NUMBER_TYPES = (float, int, float | None, int | None)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        # YAML turns yes/no/true/false into booleans, which pydantic would read as 1 and 0.
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and field.annotation in _NUMBER_TYPES:
+            raise ValueError(f"expected a number, got the boolean {value}; write a plain number")
+        return value
 
 
 # --- climate ------------------------------------------------------------------------------------
@@ -126,32 +150,34 @@ class Tariff(_Model):
 
     @model_validator(mode="after")
     def _cover_day_once(self) -> Self:
-        quarter = [0] * 96
+        owners: list[list[str]] = [[] for _ in range(96)]
         for period in self.periods:
             for start_h, end_h in period.hours_h:
                 if not (0.0 <= start_h < end_h <= 24.0):
                     raise ValueError(
-                        f"period {period.name!r}: range [{start_h}, {end_h}) must satisfy "
+                        f"period {period.name!r}: range [{start_h:g}, {end_h:g}) must satisfy "
                         "0 ≤ from < to ≤ 24 (hours of the local day)"
                     )
                 if (start_h * 4) % 1 or (end_h * 4) % 1:
                     raise ValueError(
-                        f"period {period.name!r}: range [{start_h}, {end_h}) must fall on "
+                        f"period {period.name!r}: range [{start_h:g}, {end_h:g}) must fall on "
                         "quarter hours (15-min intervals)"
                     )
                 for q in range(int(start_h * 4), int(end_h * 4)):
-                    quarter[q] += 1
-        gaps = [q / 4 for q, n in enumerate(quarter) if n == 0]
-        doubles = [q / 4 for q, n in enumerate(quarter) if n > 1]
+                    owners[q].append(period.name)
+        gaps = [q / 4 for q, names in enumerate(owners) if not names]
+        doubles = [(q / 4, names) for q, names in enumerate(owners) if len(names) > 1]
         if gaps:
             raise ValueError(
                 f"tariff periods leave local hours uncovered starting at {gaps[0]:g} h "
                 f"({len(gaps) / 4:g} h in all); every hour of the day needs exactly one price"
             )
         if doubles:
+            hour, names = doubles[0]
             raise ValueError(
-                f"tariff periods overlap at local hour {doubles[0]:g} h "
-                f"({len(doubles) / 4:g} h in all); every hour of the day needs exactly one price"
+                f"tariff periods {' and '.join(repr(n) for n in names)} overlap at local hour "
+                f"{hour:g} h ({len(doubles) / 4:g} h in all); every hour of the day needs "
+                "exactly one price"
             )
         return self
 
@@ -245,19 +271,20 @@ class WindFarm(_Asset):
     )
     target_full_load_h: float = Field(gt=100.0, le=6000.0)
 
-    @model_validator(mode="after")
-    def _known_turbine(self) -> Self:
+    @field_validator("turbine_type")
+    @classmethod
+    def _known_turbine(cls, turbine_type: str) -> str:
         known = _turbine_types()
-        if self.turbine_type not in known:
+        if turbine_type not in known:
             import difflib
 
-            close = difflib.get_close_matches(self.turbine_type, known, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(turbine_type, known, n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise ValueError(
-                f"turbine_type {self.turbine_type!r} is not in windpowerlib's turbine library; "
+                f"{turbine_type!r} is not in windpowerlib's turbine library; "
                 f"{hint}see `windpowerlib.get_turbine_types()` for all {len(known)} types"
             )
-        return self
+        return turbine_type
 
 
 @cache
@@ -383,33 +410,44 @@ class Park(_Model):
 
     @model_validator(mode="after")
     def _ids_and_references(self) -> Self:
-        site_ids = {s.id for s in self.sites}
-        dup_sites = [i for i, n in Counter(s.id for s in self.sites).items() if n > 1]
-        if dup_sites:
-            raise ValueError(f"site ids must be unique; repeated: {', '.join(dup_sites)}")
-        assets: list[tuple[str, _Asset]] = [
-            (group, asset)
-            for group in (
-                "pv_plants",
-                "wind_farms",
-                "hydro_plants",
-                "batteries",
-                "data_centers",
-                "consumers",
-            )
-            for asset in getattr(self, group)
-        ]
-        repeated = [i for i, n in Counter(a.id for _, a in assets).items() if n > 1]
-        if repeated:
-            raise ValueError(
-                f"asset ids must be unique across the park; repeated: {', '.join(repeated)}"
-            )
-        for group, asset in assets:
-            if asset.site not in site_ids:
-                raise ValueError(
-                    f"{group} {asset.id!r}: site {asset.site!r} is not defined; "
-                    f"defined sites: {', '.join(sorted(site_ids))}"
-                )
+        problems: list[tuple[str, str, object]] = []
+        seen_sites: set[str] = set()
+        for i, site in enumerate(self.sites):
+            if site.id in seen_sites:
+                problems.append((f"sites[{i}].id", "site ids must be unique", site.id))
+            seen_sites.add(site.id)
+        defined = ", ".join(sorted(seen_sites))
+        seen_assets: dict[str, str] = {}
+        for group in (
+            "pv_plants",
+            "wind_farms",
+            "hydro_plants",
+            "batteries",
+            "data_centers",
+            "consumers",
+        ):
+            for i, asset in enumerate(getattr(self, group)):
+                where = f"{group}[{i}]"
+                if asset.id in seen_assets:
+                    problems.append(
+                        (
+                            f"{where}.id",
+                            f"asset ids must be unique across the park; {seen_assets[asset.id]} "
+                            "already uses it",
+                            asset.id,
+                        )
+                    )
+                seen_assets.setdefault(asset.id, where)
+                if asset.site not in seen_sites:
+                    problems.append(
+                        (
+                            f"{where}.site",
+                            f"no site with this id; defined sites: {defined}",
+                            asset.site,
+                        )
+                    )
+        if problems:
+            raise FieldPathError(problems)
         return self
 
     def site(self, site_id: str) -> Site:

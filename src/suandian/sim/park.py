@@ -101,9 +101,9 @@ def _calendar(index: pd.DatetimeIndex) -> _Calendar:
     day_months = pd.DatetimeIndex(unique_days).month.to_numpy(dtype=np.int64)
     return _Calendar(
         index=index,
-        doy=local.dayofyear.to_numpy(dtype=np.float64) + hour / 24.0,
+        doy=local.day_of_year.to_numpy(dtype=np.float64) + hour / 24.0,
         hour=hour,
-        weekday=local.weekday.to_numpy(dtype=np.int64),
+        weekday=local.day_of_week.to_numpy(dtype=np.int64),
         month=local.month.to_numpy(dtype=np.int64),
         day_index=day_index.astype(np.int64),
         day_month=day_months,
