@@ -200,7 +200,9 @@ def _print_park(park: Park) -> None:
 
 @app.command()
 def demo(
-    days: Annotated[int | None, typer.Option(help="Days to simulate (default: one year).")] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Days to simulate (default: one year).")
+    ] = None,
     start: Annotated[
         str | None, typer.Option(help="First local day, YYYY-MM-DD (default: 1 Jan of the year).")
     ] = None,
