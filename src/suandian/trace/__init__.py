@@ -1,0 +1,1 @@
+"""Green-power traceability kernels: hourly attribution of consumption to sources, daily metrics."""
