@@ -183,6 +183,14 @@ def _print_park(park: Park) -> None:
         )
         out.print(cons)
 
+    if park.contracts:
+        contracts = Table(title="Direct supply contracts (绿电直连)")
+        for col in ("generator", "consumer", "priority", "cap MW"):
+            contracts.add_column(col)
+        for c in park.contracts:
+            contracts.add_row(c.generator, c.consumer, str(c.priority), _fmt(c.cap_mw, digits=0))
+        out.print(contracts)
+
     for s in park.sites:
         if s.grid.tariff:
             tariff = Table(title=f"Tariff at {s.id} (local time)")

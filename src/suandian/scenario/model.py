@@ -19,6 +19,7 @@ __all__ = [
     "Consumer",
     "ConsumerKind",
     "DataCenter",
+    "DirectContract",
     "FieldPathError",
     "GridTie",
     "HydroPlant",
@@ -208,6 +209,11 @@ class GridTie(_Model):
     )
     ef_residual_kgco2_per_kwh: float | None = Field(None, ge=0.0, le=2.0)
     ef_fossil_kgco2_per_kwh: float | None = Field(None, ge=0.0, le=2.0)
+    mix_non_fossil_pu: dict[str, Fraction] | None = Field(
+        None,
+        description="Relative split of the zone's non-fossil generation by source, e.g. "
+        "{hydro: 0.5, solar: 0.3, wind: 0.2}; the hourly mix is modelled from it.",
+    )
 
 
 class RoundTrip(_Model):
@@ -378,6 +384,15 @@ class Consumer(_Asset):
     mean_mw: float = Field(gt=0.0, le=10_000.0, description="Average load.")
 
 
+class DirectContract(_Model):
+    """A direct supply contract (绿电直连 / PPA): a generator serves a consumer first."""
+
+    generator: str = Field(min_length=1, description="Id of a PV plant, wind farm or hydro plant.")
+    consumer: str = Field(min_length=1, description="Id of a data center or enterprise.")
+    priority: int = Field(1, ge=0, le=1000, description="Lower is served first.")
+    cap_mw: float | None = Field(None, gt=0.0, le=10_000.0, description="Contracted capacity.")
+
+
 class Targets(_Model):
     green_share_hub_pu: Fraction = 0.8
     green_share_zero_carbon_pu: Fraction = 0.9
@@ -405,6 +420,7 @@ class Park(_Model):
     batteries: list[Battery] = []
     data_centers: list[DataCenter] = []
     consumers: list[Consumer] = []
+    contracts: list[DirectContract] = []
     gec_price_cny_per_mwh: float = Field(5.2, ge=0.0, le=1000.0)
     targets: Targets = Targets()
 
@@ -446,6 +462,26 @@ class Park(_Model):
                             asset.site,
                         )
                     )
+        generators = {a.id for g in (self.pv_plants, self.wind_farms, self.hydro_plants) for a in g}
+        loads = {a.id for g in (self.data_centers, self.consumers) for a in g}
+        for i, contract in enumerate(self.contracts):
+            if contract.generator not in generators:
+                problems.append(
+                    (
+                        f"contracts[{i}].generator",
+                        "no PV plant, wind farm or hydro plant with this id; defined: "
+                        + ", ".join(sorted(generators)),
+                        contract.generator,
+                    )
+                )
+            if contract.consumer not in loads:
+                problems.append(
+                    (
+                        f"contracts[{i}].consumer",
+                        "no data center or enterprise with this id",
+                        contract.consumer,
+                    )
+                )
         if problems:
             raise FieldPathError(problems)
         return self

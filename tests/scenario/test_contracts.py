@@ -1,0 +1,25 @@
+import pytest
+
+from suandian.core.errors import ScenarioError
+from suandian.scenario import load_scenario, parse_scenario
+
+
+def test_xining_has_its_direct_line() -> None:
+    park = load_scenario("xining")
+    (contract,) = park.contracts
+    assert (contract.generator, contract.consumer) == ("pv-nanchuan", "dc-nanchuan")
+    assert contract.cap_mw == pytest.approx(30.0)
+
+
+def test_contract_references_are_checked_with_their_paths() -> None:
+    data = load_scenario("xining").model_dump()
+    data["contracts"] = [
+        {"generator": "bess-nanchuan", "consumer": "dc-nanchuan"},
+        {"generator": "pv-nanchuan", "consumer": "nobody"},
+    ]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    paths = {p.path: p for p in info.value.problems}
+    assert set(paths) == {"contracts[0].generator", "contracts[1].consumer"}
+    assert "no PV plant, wind farm or hydro plant" in paths["contracts[0].generator"].message
+    assert paths["contracts[1].consumer"].value == "nobody"
