@@ -12,17 +12,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from suandian.cli_meters import meters_app
 from suandian.core.errors import SuandianError
 from suandian.core.times import parse_local_date
 from suandian.scenario import bundled_scenarios, load_scenario
 from suandian.scenario.model import Park
 from suandian.settings import Settings
+from suandian.store.readings import ReadingsStore
 
 __all__ = ["app", "main"]
 
@@ -35,9 +38,13 @@ app = typer.Typer(
 )
 scenario_app = typer.Typer(help="Park scenarios: list, show and validate.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
+report_app = typer.Typer(help="Green-power reports from metered readings.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+app.add_typer(meters_app, name="meters")
 
 # No console markup: scenario names, titles and messages are user text and may hold brackets.
-out = Console(markup=False)
+# Piped output gets a wide fixed width rather than 80 columns, so report tables stay readable.
+out = Console(markup=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, markup=False)
 
 
@@ -187,8 +194,13 @@ def _print_park(park: Park) -> None:
         contracts = Table(title="Direct supply contracts (绿电直连)")
         for col in ("generator", "consumer", "priority", "cap MW"):
             contracts.add_column(col)
-        for c in park.contracts:
-            contracts.add_row(c.generator, c.consumer, str(c.priority), _fmt(c.cap_mw, digits=0))
+        for contract in park.contracts:
+            contracts.add_row(
+                contract.generator,
+                contract.consumer,
+                str(contract.priority),
+                _fmt(contract.cap_mw, digits=0),
+            )
         out.print(contracts)
 
     for s in park.sites:
@@ -223,7 +235,19 @@ def demo(
     ] = False,
     lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
 ) -> None:
-    """Simulate the park, store the series, write an HTML report and print a summary."""
+    """Simulate the park, meter it, trace its green power and report.
+
+    Stores the simulated series and the meter readings in the data directory, writes an HTML
+    report, and ends with the last day's green-power report and a summary per enterprise.
+    """
+    import datetime as dt
+
+    from suandian.meters.importer import import_readings
+    from suandian.meters.registry import meters_for_park
+    from suandian.reports.daily import daily_report
+    from suandian.reports.period import trace_period
+    from suandian.reports.summary import period_summary
+    from suandian.sim.metering import simulated_readings
     from suandian.sim.park import simulate, stage_count
     from suandian.sim.report import write_report
     from suandian.sim.summary import summarize
@@ -244,7 +268,7 @@ def demo(
         transient=as_json,
         disable=not err.is_terminal and as_json,
     ) as progress:
-        task = progress.add_task("simulating", total=stage_count(park) * n_years + 2)
+        task = progress.add_task("simulating", total=stage_count(park) * n_years + 4)
 
         def tick(stage: str) -> None:
             progress.update(task, advance=1, description=stage)
@@ -269,15 +293,83 @@ def demo(
         report = write_report(
             out_dir / f"{run_id}.html", park=park, series=series, summary=summary, lang=lang
         )
+        progress.update(task, advance=1, description="metering (readings import)")
+        first_day = dt.date.fromisoformat(summary.start_local_date)
+        last_day = first_day + dt.timedelta(days=summary.days - 1)
+        traced = None
+        with ReadingsStore(settings.data_dir) as readings:
+            readings.register_meters(meters_for_park(park))
+            imported = import_readings(readings, simulated_readings(park, series))
+            progress.update(task, advance=1, description="tracing green power")
+            if park.data_centers or park.consumers:
+                traced = trace_period(readings, park, start=first_day, days=summary.days)
         progress.update(task, advance=1, description="done")
 
+    day_report = daily_report(traced, park, date=last_day, resolution_min=60) if traced else None
+    enterprises = period_summary(traced, park) if traced else None
     if as_json:
-        payload = summary.to_json() | {"run_id": run_id, "report": str(report)}
+        payload = summary.to_json() | {
+            "run_id": run_id,
+            "report": str(report),
+            "readings": imported.to_json(),
+        }
+        if day_report is not None and enterprises is not None:
+            payload["last_day"] = day_report.to_json()
+            payload["period_by_consumer"] = enterprises.replace({float("nan"): None}).to_dict(
+                orient="records"
+            )
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return
     _print_summary(park, summary)
     out.print(f"stored {n_values:,} values as run {run_id} in {store_path}")
+    out.print(
+        f"meter readings: {imported.accepted:,} new, {imported.corrected:,} corrected, "
+        f"{imported.duplicate:,} unchanged, {imported.rejected:,} rejected"
+    )
+    if day_report is not None and enterprises is not None:
+        _print_daily(day_report, lang)
+        _print_period(enterprises, lang, first_day, summary.days)
     out.print(f"report: {report}")
+
+
+def _print_period(frame: pd.DataFrame, lang: str, first: object, days: int) -> None:
+    heads = {
+        "en": (
+            "consumer",
+            "name",
+            "load MWh",
+            "green %",
+            "CFE %",
+            "location tCO₂",
+            "market tCO₂",
+            "avoided tCO₂",
+            "complete %",
+        ),
+        "zh": (
+            "用户",
+            "名称",
+            "用电量 MWh",
+            "绿电占比 %",
+            "CFE %",
+            "基于位置 tCO₂",
+            "基于市场 tCO₂",
+            "减排量 tCO₂",
+            "完整率 %",
+        ),
+    }[lang]
+    title = (
+        f"Green power by enterprise · {first} · {days} days"
+        if lang == "en"
+        else f"各企业绿电汇总 · {first} · {days} 天"
+    )
+    table = Table(title=title)
+    for i, head in enumerate(heads):
+        table.add_column(head, justify="left" if i < 1 else "right", no_wrap=i == 0)
+    for _, row in frame.drop(columns=["name"]).iterrows():
+        values = row.to_list()
+        cells = [str(values[0])] + ["—" if v != v else f"{v:,.1f}" for v in values[1:]]
+        table.add_row(*cells, style="bold" if values[0] == "park" else None)
+    out.print(table)
 
 
 def _years_spanned(park: Park, first: object, days: int | None) -> int:
@@ -321,6 +413,120 @@ def _print_summary(park: Park, s: object) -> None:
         table.add_row(f"full-load hours {asset}", f"{flh:,.0f} h")
     for dc, pue in s.pue_mean.items():
         table.add_row(f"mean PUE {dc}", f"{pue:.3f}")
+    out.print(table)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+@report_app.command("daily")
+def report_daily(
+    date: Annotated[str, typer.Option(help="Local (Asia/Shanghai) day, YYYY-MM-DD.")],
+    consumer: Annotated[
+        str | None, typer.Option(help="Only this consumer (asset id); default all and the park.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, xlsx or json.")] = "table",
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    factor: Annotated[
+        str, typer.Option(help="Reference emission factor for avoided CO₂ (see the factor table).")
+    ] = "cn-national-2023",
+    scenario: Annotated[str, typer.Option(help="Bundled scenario name or YAML file.")] = "xining",
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="File for csv, xlsx or json (default: stdout for "
+            "csv and json, ./report-DATE.xlsx for xlsx).",
+        ),
+    ] = None,
+    resolution: Annotated[int, typer.Option(help="Attribution interval: 60 or 15 minutes.")] = 60,
+    lifecycle: Annotated[
+        bool, typer.Option(help="Charge on-site green power its lifecycle factor (else 0).")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Recompute as the readings stood at this UTC time (ISO-8601 with offset)."
+        ),
+    ] = None,
+) -> None:
+    """Daily green-power report: source composition, green share, CFE, emissions, avoided CO₂."""
+    from suandian.core.times import require_utc
+    from suandian.reports.daily import daily_report
+    from suandian.reports.period import trace_period
+    from suandian.store.readings import ReadingsStore
+
+    if fmt not in ("table", "csv", "xlsx", "json"):
+        raise typer.BadParameter(f"{fmt!r}; use table, csv, xlsx or json", param_hint="--format")
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter(f"{lang!r}; use zh or en", param_hint="--lang")
+    day = parse_local_date(date, "--date")
+    cutoff = require_utc(pd_timestamp(as_of), "--as-of").to_pydatetime() if as_of else None
+    park = load_scenario(scenario)
+    with ReadingsStore(Settings().data_dir) as store:
+        traces = trace_period(
+            store,
+            park,
+            start=day,
+            days=1,
+            resolution_min=resolution,
+            reference=factor,
+            lifecycle=lifecycle,
+            as_of=cutoff,
+        )
+    report = daily_report(traces, park, date=day, resolution_min=resolution).select(consumer)
+    if fmt == "table":
+        _print_daily(report, lang)
+        return
+    if fmt in ("csv", "json") and out_file is None:
+        import io
+        import json as _json
+
+        if fmt == "json":
+            sys.stdout.write(_json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+        else:
+            buf = io.StringIO()
+            frame = report.rows.copy()
+            frame.insert(0, "date", day.isoformat())
+            frame["reference_factor"] = report.reference_name
+            frame.to_csv(buf, index=False, float_format="%.6g")
+            sys.stdout.write(buf.getvalue())
+        return
+    target = out_file or Path(f"report-{day.isoformat()}.xlsx")
+    report.write(fmt, target, lang)  # type: ignore[arg-type]
+    out.print(f"wrote {target}")
+
+
+def pd_timestamp(text: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a timestamp; write ISO-8601 with an offset, "
+            "e.g. 2025-07-02T00:00:00Z",
+            param_hint="--as-of",
+        ) from None
+
+
+def _print_daily(report: object, lang: str) -> None:
+    from suandian.reports.daily import LABELS, METHOD, DailyReport
+
+    assert isinstance(report, DailyReport)
+    lab = LABELS[lang]
+    frame = report.labelled(lang).drop(columns=[LABELS[lang]["name"]])  # names: scenario show
+    table = Table(title=f"{lab['title']} · {report.scenario} · {report.date.isoformat()}")
+    for i, col in enumerate(frame.columns):
+        table.add_column(str(col), justify="left" if i < 1 else "right", no_wrap=i == 0)
+    for _, row in frame.iterrows():
+        cells = [
+            ("—" if v != v else f"{v:,.1f}") if isinstance(v, float) else str(v)
+            for v in row.to_list()
+        ]
+        table.add_row(*cells, style="bold" if row.iloc[0] == "park" else None)
+    table.caption = (
+        f"{lab['reference']}: {report.reference_name} ({report.reference_kgco2_per_kwh:g} "
+        f"kgCO₂/kWh) · {lab['location']}: {report.location_factor}\n{METHOD[lang]}"
+    )
     out.print(table)
 
 

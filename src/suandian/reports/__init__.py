@@ -1,0 +1,1 @@
+"""Reports: green-power traceability from metered readings (daily, per consumer and park)."""
