@@ -81,3 +81,21 @@ def test_partial_days_are_refused() -> None:
     park, _ = _worked()
     with pytest.raises(InputError, match="not whole days"):
         daily_trace(LOAD, park, _factors(), per_day=3, contract_rows=[0])
+
+
+def test_chunking_does_not_change_results(monkeypatch) -> None:
+    import suandian.trace.daily as daily_module
+
+    park, _ = _worked()
+    whole = daily_trace(LOAD, park, _factors(), per_day=2, contract_rows=[0])
+    monkeypatch.setattr(daily_module, "_CHUNK", 2)  # consumers 0–1, then 2
+    chunked = daily_trace(LOAD, park, _factors(), per_day=2, contract_rows=[0])
+    for name in (
+        "category_kwh",
+        "load_kwh",
+        "direct_kwh",
+        "emissions_location_kgco2",
+        "emissions_market_kgco2",
+        "avoided_kgco2",
+    ):
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), atol=1e-12)

@@ -31,6 +31,9 @@ __all__ = ["DailyTrace", "Factors", "daily_trace"]
 
 FloatArray = npt.NDArray[np.float64]
 
+_CHUNK = 1024
+"""Consumers per batch: bounds temporary memory at a few hundred MB for a year."""
+
 
 @dataclass(frozen=True)
 class Factors:
@@ -137,34 +140,54 @@ def daily_trace(
             f"got {factors.location_kgco2_per_kwh.shape}"
         )
     n_d = n_t // per_day
-    known = np.nan_to_num(load)
-    direct = np.zeros((n_c, n_t))
-    direct_cat = np.zeros((n_c, n_d, len(park.categories)))
+    n_k = len(park.categories)
+    # Direct supply exists only for contract consumers: keep it sparse, by row.
+    direct_rows: dict[int, FloatArray] = {}
+    direct_cat_rows: dict[int, FloatArray] = {}
     for i, contract in enumerate(park.contracts):
         if contract.consumer >= len(contract_rows):
             raise InputError(f"contract_rows: no row for contract consumer {contract.consumer}")
         row = contract_rows[contract.consumer]
         k = park.categories.index(f"onsite_{park.direct_source[i]}")
         d = np.where(np.isnan(load[row]), 0.0, park.direct_kwh[i])
-        direct[row] += d
-        direct_cat[row, :, k] += d.reshape(n_d, per_day).sum(axis=1)
-    remaining = (known - direct).reshape(n_c, n_d, per_day)
-    frac = park.fraction_pu.reshape(n_d, per_day, -1)
-    category = np.einsum("cdh,dhk->cdk", remaining, frac) + direct_cat
+        direct_rows[row] = direct_rows.get(row, np.zeros(n_t)) + d
+        cat = direct_cat_rows.setdefault(row, np.zeros((n_d, n_k)))
+        cat[:, k] += d.reshape(n_d, per_day).sum(axis=1)
+
+    frac = park.fraction_pu.reshape(n_d, per_day, n_k)
+    ef_loc = factors.location_kgco2_per_kwh.reshape(n_d, per_day)
+    category = np.empty((n_c, n_d, n_k))
+    load_day = np.empty((n_c, n_d))
+    direct_day = np.zeros((n_c, n_d))
+    e_loc = np.empty((n_c, n_d))
+    # Chunks of consumers bound the temporaries; each chunk is one batched matrix product.
+    for a in range(0, n_c, _CHUNK):
+        b = min(a + _CHUNK, n_c)
+        known = np.nan_to_num(load[a:b]).reshape(b - a, n_d, per_day)
+        remaining = known.copy()
+        for row, d in direct_rows.items():
+            if a <= row < b:
+                remaining[row - a] -= d.reshape(n_d, per_day)
+        # (D, c, h) @ (D, h, K) → (D, c, K)
+        category[a:b] = np.matmul(remaining.transpose(1, 0, 2), frac).transpose(1, 0, 2)
+        load_day[a:b] = known.sum(axis=2)
+        e_loc[a:b] = (known * ef_loc[np.newaxis]).sum(axis=2)
+    for row, cat in direct_cat_rows.items():
+        category[row] += cat
+        direct_day[row] = cat.sum(axis=1)
 
     w_matched, w_clean, w_grid, w_ef, w_avoided = _split_categories(park, factors)
-    ef_loc = factors.location_kgco2_per_kwh.reshape(n_d, per_day)
+    grid = category @ w_grid
     return DailyTrace(
         categories=park.categories,
         category_kwh=category,
-        load_kwh=known.reshape(n_c, n_d, per_day).sum(axis=2),
-        direct_kwh=direct.reshape(n_c, n_d, per_day).sum(axis=2),
+        load_kwh=load_day,
+        direct_kwh=direct_day,
         matched_kwh=category @ w_matched,
         clean_kwh=category @ w_clean,
-        grid_kwh=category @ w_grid,
-        emissions_location_kgco2=np.einsum("cdh,dh->cd", known.reshape(n_c, n_d, per_day), ef_loc),
-        emissions_market_kgco2=(category @ w_grid) * factors.residual_kgco2_per_kwh
-        + category @ w_ef,
+        grid_kwh=grid,
+        emissions_location_kgco2=e_loc,
+        emissions_market_kgco2=grid * factors.residual_kgco2_per_kwh + category @ w_ef,
         avoided_kgco2=category @ w_avoided,
         reference_name=factors.reference_name,
         reference_kgco2_per_kwh=factors.reference_kgco2_per_kwh,
