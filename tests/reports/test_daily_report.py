@@ -134,3 +134,54 @@ def test_no_meters_is_a_clear_error(tmp_path) -> None:
     park = parse_scenario(TINY)
     with ReadingsStore(tmp_path) as s, pytest.raises(NotFound, match="no meters are registered"):
         trace_period(s, park, start=dt.date(2025, 7, 1))
+
+
+def test_as_of_recomputes_the_report_before_a_correction(store) -> None:
+    park, s = store
+    day = "2025-06-30T16:00Z"
+    first = pd.Timestamp("2025-07-02T00:00Z").to_pydatetime()
+    import_readings(s, _rows("m-a", day, [10.0] * 96), received_utc=first)
+    corrected = _rows("m-a", day, [10.0] * 96)
+    corrected.loc[0, "kwh"] = 50.0
+    result = import_readings(
+        s, corrected, received_utc=pd.Timestamp("2025-07-03T00:00Z").to_pydatetime()
+    )
+    assert (result.corrected, result.duplicate) == (1, 95)
+
+    def load_of_a(as_of=None) -> float:
+        traces = trace_period(s, park, start=dt.date(2025, 7, 1), as_of=as_of)
+        report = daily_report(traces, park, date=dt.date(2025, 7, 1), resolution_min=60)
+        return float(report.rows.set_index("consumer").loc["a", "load_kwh"])
+
+    assert load_of_a() == pytest.approx(960.0 + 40.0, abs=1e-9)
+    assert load_of_a(pd.Timestamp("2025-07-02T12:00Z").to_pydatetime()) == pytest.approx(
+        960.0, abs=1e-9
+    )
+
+
+def test_quarter_hour_attribution_matches_energy_and_is_stricter(store) -> None:
+    park, s = store
+    day = "2025-06-30T16:00Z"
+    # PV only in the first quarter of each hour, load flat: hourly matching nets the hour,
+    # 15-min matching does not.
+    pv = np.zeros(96)
+    pv[0::4] = 40.0
+    import_readings(s, _rows("m-pv", day, list(pv)))
+    import_readings(s, _rows("m-a", day, [10.0] * 96))
+    hourly = daily_report(
+        trace_period(s, park, start=dt.date(2025, 7, 1)),
+        park,
+        date=dt.date(2025, 7, 1),
+        resolution_min=60,
+    ).rows.set_index("consumer")
+    quarter = daily_report(
+        trace_period(s, park, start=dt.date(2025, 7, 1), resolution_min=15),
+        park,
+        date=dt.date(2025, 7, 1),
+        resolution_min=15,
+    ).rows.set_index("consumer")
+    assert quarter.loc["a", "load_kwh"] == pytest.approx(hourly.loc["a", "load_kwh"], abs=1e-9)
+    # Hourly: each hour's 40 kWh of PV covers the hour's 40 kWh of load.
+    assert hourly.loc["a", "green_share_pct"] == pytest.approx(100.0, abs=1e-9)
+    # 15 min: only the first quarter of each hour is covered (10 of 40 kWh).
+    assert quarter.loc["a", "green_share_pct"] == pytest.approx(25.0, abs=1e-9)

@@ -23,3 +23,23 @@ def test_contract_references_are_checked_with_their_paths() -> None:
     assert set(paths) == {"contracts[0].generator", "contracts[1].consumer"}
     assert "no PV plant, wind farm or hydro plant" in paths["contracts[0].generator"].message
     assert paths["contracts[1].consumer"].value == "nobody"
+
+
+def test_neighbour_imports_must_leave_own_supply() -> None:
+    data = load_scenario("xining").model_dump()
+    data["sites"][0]["grid"]["neighbours"] = [
+        {
+            "zone": "CN-GS",
+            "share_pu": 0.6,
+            "ef_location_kgco2_per_kwh": 0.477,
+            "mix_non_fossil_pu": {"wind": 1.0},
+        },
+        {
+            "zone": "CN-XJ",
+            "share_pu": 0.5,
+            "ef_location_kgco2_per_kwh": 0.6,
+            "mix_non_fossil_pu": {"solar": 1.0},
+        },
+    ]
+    with pytest.raises(ScenarioError, match=r"import shares sum to 1\.1"):
+        parse_scenario(data)

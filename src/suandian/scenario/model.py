@@ -23,6 +23,7 @@ __all__ = [
     "FieldPathError",
     "GridTie",
     "HydroPlant",
+    "NeighbourImport",
     "Park",
     "PueModel",
     "PvPlant",
@@ -192,6 +193,17 @@ class Tariff(_Model):
         return prices
 
 
+class NeighbourImport(_Model):
+    """Supply a zone draws from a neighbouring zone, as a share of what it consumes."""
+
+    zone: str = Field(min_length=1, description="Grid zone (province), e.g. CN-GS.")
+    share_pu: float = Field(gt=0.0, lt=1.0, description="Share of the zone's supply imported.")
+    ef_location_kgco2_per_kwh: float = Field(ge=0.0, le=2.0)
+    mix_non_fossil_pu: dict[str, Fraction] = Field(
+        description="Relative split of the neighbour's non-fossil generation by source."
+    )
+
+
 class GridTie(_Model):
     """Connection of a site to the public grid: limits, tariff and emission factors."""
 
@@ -214,6 +226,21 @@ class GridTie(_Model):
         description="Relative split of the zone's non-fossil generation by source, e.g. "
         "{hydro: 0.5, solar: 0.3, wind: 0.2}; the hourly mix is modelled from it.",
     )
+    neighbours: list[NeighbourImport] = Field(
+        default=[],
+        description="Imports from neighbouring zones; flow tracing then gives the residual "
+        "its composition.",
+    )
+
+    @model_validator(mode="after")
+    def _imports_leave_own_supply(self) -> Self:
+        total = sum(n.share_pu for n in self.neighbours)
+        if total >= 1.0:
+            raise ValueError(
+                f"neighbours: import shares sum to {total:g}; they must leave part of the "
+                "zone's supply to its own production (sum < 1)"
+            )
+        return self
 
 
 class RoundTrip(_Model):
