@@ -416,6 +416,23 @@ def _print_summary(park: Park, s: object) -> None:
     out.print(table)
 
 
+# --- emission factors ---------------------------------------------------------------------------
+
+
+@app.command("factors")
+def factors_list() -> None:
+    """List the emission factors a report can name (--factor), with their sources."""
+    from suandian.grid.factors import emission_factors
+
+    table = Table(title="Emission factors (kgCO₂/kWh)")
+    for col in ("name", "kgCO₂/kWh", "year", "scope", "source"):
+        table.add_column(col, no_wrap=col == "name", justify="right" if col[0] == "k" else "left")
+    for f in emission_factors().values():
+        year = "—" if f.year is None else str(f.year)
+        table.add_row(f.name, f"{f.ef_kgco2_per_kwh:.4f}", year, f.scope, f.source)
+    out.print(table)
+
+
 # --- reports ------------------------------------------------------------------------------------
 
 
