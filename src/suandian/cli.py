@@ -336,7 +336,6 @@ def _print_period(frame: pd.DataFrame, lang: str, first: object, days: int) -> N
     heads = {
         "en": (
             "consumer",
-            "name",
             "load MWh",
             "green %",
             "CFE %",
@@ -347,7 +346,6 @@ def _print_period(frame: pd.DataFrame, lang: str, first: object, days: int) -> N
         ),
         "zh": (
             "用户",
-            "名称",
             "用电量 MWh",
             "绿电占比 %",
             "CFE %",
@@ -477,8 +475,18 @@ def report_daily(
         raise typer.BadParameter(f"{fmt!r}; use table, csv, xlsx or json", param_hint="--format")
     if lang not in ("zh", "en"):
         raise typer.BadParameter(f"{lang!r}; use zh or en", param_hint="--lang")
+    if resolution not in (15, 60):
+        raise typer.BadParameter(f"{resolution}; use 60 or 15 minutes", param_hint="--resolution")
     day = parse_local_date(date, "--date")
-    cutoff = require_utc(pd_timestamp(as_of), "--as-of").to_pydatetime() if as_of else None
+    cutoff = None
+    if as_of:
+        stamp = pd_timestamp(as_of)
+        if stamp.tzinfo is None:
+            raise typer.BadParameter(
+                f"{as_of!r} has no time zone; add one, e.g. {as_of}Z or {as_of}+08:00",
+                param_hint="--as-of",
+            )
+        cutoff = require_utc(stamp, "--as-of").to_pydatetime()
     park = load_scenario(scenario)
     with ReadingsStore(Settings().data_dir) as store:
         traces = trace_period(
@@ -503,10 +511,7 @@ def report_daily(
             sys.stdout.write(_json.dumps(report.to_json(), ensure_ascii=False) + "\n")
         else:
             buf = io.StringIO()
-            frame = report.rows.copy()
-            frame.insert(0, "date", day.isoformat())
-            frame["reference_factor"] = report.reference_name
-            frame.to_csv(buf, index=False, float_format="%.6g")
+            report.csv_frame().to_csv(buf, index=False)
             sys.stdout.write(buf.getvalue())
         return
     target = out_file or Path(f"report-{day.isoformat()}.xlsx")
@@ -526,7 +531,7 @@ def pd_timestamp(text: str) -> pd.Timestamp:
 
 
 def _print_daily(report: object, lang: str) -> None:
-    from suandian.reports.daily import LABELS, METHOD, DailyReport
+    from suandian.reports.daily import LABELS, DailyReport
 
     assert isinstance(report, DailyReport)
     lab = LABELS[lang]
@@ -540,10 +545,7 @@ def _print_daily(report: object, lang: str) -> None:
             for v in row.to_list()
         ]
         table.add_row(*cells, style="bold" if row.iloc[0] == "park" else None)
-    table.caption = (
-        f"{lab['reference']}: {report.reference_name} ({report.reference_kgco2_per_kwh:g} "
-        f"kgCO₂/kWh) · {lab['location']}: {report.location_factor}\n{METHOD[lang]}"
-    )
+    table.caption = report.notes(lang)
     out.print(table)
 
 

@@ -73,10 +73,10 @@ def test_readings_from_22_to_01_utc_belong_to_one_shanghai_day(store) -> None:
     assert a["load_kwh"] == pytest.approx(12.0, abs=1e-9)
     assert a["completeness_pct"] == pytest.approx(100 * 12 / 96, abs=1e-9)
     # The UTC day of 1 March (local 1 March 08:00 → 2 March 08:00) is not what a report groups:
-    # the report for local 1 March sees none of these readings.
+    # the report for local 1 March sees none of these readings, so a has no figures (not zero).
     before = trace_period(s, park, start=dt.date(2025, 3, 1), days=1)
     b = daily_report(before, park, date=dt.date(2025, 3, 1), resolution_min=60)
-    assert b.rows.set_index("consumer").loc["a", "load_kwh"] == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(b.rows.set_index("consumer").loc["a", "load_kwh"])
     assert b.rows.set_index("consumer").loc["a", "completeness_pct"] == pytest.approx(0.0)
 
 
@@ -185,3 +185,73 @@ def test_quarter_hour_attribution_matches_energy_and_is_stricter(store) -> None:
     assert hourly.loc["a", "green_share_pct"] == pytest.approx(100.0, abs=1e-9)
     # 15 min: only the first quarter of each hour is covered (10 of 40 kWh).
     assert quarter.loc["a", "green_share_pct"] == pytest.approx(25.0, abs=1e-9)
+
+
+def _with_battery() -> dict:
+    data = {
+        **TINY,
+        "batteries": [
+            {"id": "bat", "site": "s", "p_mw": 1.0, "e_mwh": 4.0, "round_trip_efficiency_pu": 0.9}
+        ],
+    }
+    return data
+
+
+def test_a_day_does_not_depend_on_where_the_traced_period_began(tmp_path) -> None:
+    park = parse_scenario(_with_battery())
+    with ReadingsStore(tmp_path) as s:
+        s.register_meters(meters_for_park(park))
+        # 1 July: PV charges the battery at midday. 2 July: the battery discharges at night.
+        pv = np.zeros(96)
+        pv[40:56] = 200.0
+        charge = np.zeros(96)
+        charge[40:56] = 200.0
+        discharge = np.zeros(96)
+        discharge[0:16] = 180.0
+        import_readings(s, _rows("m-pv", "2025-06-30T16:00Z", list(pv)))
+        import_readings(s, _rows("m-bat-charge", "2025-06-30T16:00Z", list(charge)))
+        import_readings(s, _rows("m-bat-discharge", "2025-06-30T16:00Z", [0.0] * 96))
+        import_readings(s, _rows("m-bat-discharge", "2025-07-01T16:00Z", list(discharge)))
+        import_readings(s, _rows("m-bat-charge", "2025-07-01T16:00Z", [0.0] * 96))
+        import_readings(s, _rows("m-pv", "2025-07-01T16:00Z", [0.0] * 96))
+        for meter in ("m-a", "m-b"):
+            import_readings(s, _rows(meter, "2025-06-30T16:00Z", [50.0] * 192))
+        day2 = dt.date(2025, 7, 2)
+        alone = daily_report(
+            trace_period(s, park, start=day2), park, date=day2, resolution_min=60
+        ).rows.set_index("consumer")
+        both = daily_report(
+            trace_period(s, park, start=dt.date(2025, 7, 1), days=2),
+            park,
+            date=day2,
+            resolution_min=60,
+        ).rows.set_index("consumer")
+    # 16 × 200 kWh charged at η 0.9 = 2,880 kWh of PV in the pool; 16 × 180 = 2,880 discharged
+    # from 00:00 to 04:00, when a and b draw 400 kWh an hour: 1,600 kWh served, 1,280 exported.
+    assert alone.loc["park", "onsite_pv_kwh"] == pytest.approx(1600.0, abs=1e-6)
+    for column in ("onsite_pv_kwh", "green_share_pct", "avoided_kgco2"):
+        np.testing.assert_allclose(alone[column], both[column], rtol=1e-12)
+
+
+def test_meters_of_assets_no_longer_in_the_scenario_are_not_counted(store) -> None:
+    _, s = store
+    import_readings(s, _rows("m-pv", "2025-06-30T16:00Z", [40.0] * 96))
+    import_readings(s, _rows("m-a", "2025-06-30T16:00Z", [30.0] * 96))
+    renamed = parse_scenario(
+        {
+            **TINY,
+            "pv_plants": [dict(TINY["pv_plants"][0], id="pv-new")],
+            "consumers": TINY["consumers"][:1],
+        }
+    )
+    report = daily_report(
+        trace_period(s, renamed, start=dt.date(2025, 7, 1)),
+        renamed,
+        date=dt.date(2025, 7, 1),
+        resolution_min=60,
+    )
+    assert report.ignored_meters == ["m-b", "m-pv"]
+    rows = report.rows.set_index("consumer")
+    assert list(rows.index) == ["a", "park"]
+    assert rows.loc["a", "green_share_pct"] == pytest.approx(0.0, abs=1e-12)
+    assert "m-pv" in report.notes("en")

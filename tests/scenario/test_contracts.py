@@ -43,3 +43,17 @@ def test_neighbour_imports_must_leave_own_supply() -> None:
     ]
     with pytest.raises(ScenarioError, match=r"import shares sum to 1\.1"):
         parse_scenario(data)
+
+
+def test_park_is_a_reserved_id_and_contracts_stay_on_one_site() -> None:
+    data = load_scenario("xining").model_dump()
+    data["consumers"][0]["id"] = "park"
+    second = dict(data["sites"][0], id="other")
+    data["sites"].append(second)
+    data["consumers"][1]["site"] = "other"
+    data["contracts"].append({"generator": "pv-nanchuan", "consumer": data["consumers"][1]["id"]})
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    problems = {p.path: p.message for p in info.value.problems}
+    assert "reserved" in problems["consumers[0].id"]
+    assert "a direct line joins one site" in problems["contracts[1]"]

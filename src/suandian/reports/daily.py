@@ -59,6 +59,11 @@ LABELS: dict[str, dict[str, str]] = {
         "park": "park total",
         "reference": "avoided against",
         "location": "location factor",
+        "residual": "residual factor",
+        "direct": "on-site green power counted at 0 kgCO₂/kWh (direct)",
+        "lifecycle": "on-site green power at lifecycle factors",
+        "generation_completeness": "generation and storage data completeness",
+        "ignored": "meters of assets not in the scenario, not counted",
         "hour": "local time",
     },
     "zh": {
@@ -80,6 +85,11 @@ LABELS: dict[str, dict[str, str]] = {
         "park": "园区合计",
         "reference": "减排基准因子",
         "location": "位置因子",
+        "residual": "剩余电网因子",
+        "direct": "园区绿电按 0 kgCO₂/kWh 计（直接排放口径）",
+        "lifecycle": "园区绿电按全生命周期因子计",
+        "generation_completeness": "发电与储能数据完整率",
+        "ignored": "情景中已无对应资产的电表（未计入）",
         "hour": "北京时间",
     },
 }
@@ -108,9 +118,40 @@ class DailyReport:
     reference_kgco2_per_kwh: float
     location_factor: str
     residual_kgco2_per_kwh: float
+    source_factors: dict[str, float]
+    """EF charged to on-site sources: empty for direct accounting (0), else lifecycle."""
+    generation_completeness_pct: float
+    """Share of the day's generation and storage readings present."""
+    ignored_meters: list[str]
+    """Registered meters of assets the scenario no longer has; not counted."""
     rows: pd.DataFrame
     hourly: dict[str, pd.DataFrame]
     """Per consumer: kWh by source group per interval (local time index)."""
+
+    @property
+    def accounting(self) -> str:
+        """How on-site green power is charged in market-based emissions and avoided CO₂."""
+        return "lifecycle" if self.source_factors else "direct"
+
+    def notes(self, lang: str) -> str:
+        """What the figures rest on, in ``lang``: factors, accounting, completeness, method."""
+        lab = LABELS[lang]
+        if self.source_factors:
+            values = ", ".join(f"{k} {v:g}" for k, v in sorted(self.source_factors.items()))
+            accounting = f"{lab['lifecycle']}: {values} kgCO₂/kWh"
+        else:
+            accounting = lab["direct"]
+        lines = [
+            f"{lab['reference']}: {self.reference_name} ({self.reference_kgco2_per_kwh:g} "
+            f"kgCO₂/kWh) · {lab['location']}: {self.location_factor} · {lab['residual']}: "
+            f"{self.residual_kgco2_per_kwh:g} kgCO₂/kWh",
+            f"{accounting} · {lab['generation_completeness']}: "
+            f"{self.generation_completeness_pct:.1f} %",
+        ]
+        if self.ignored_meters:
+            lines.append(f"{lab['ignored']}: {', '.join(self.ignored_meters)}")
+        lines.append(METHOD[lang])
+        return "\n".join(lines)
 
     def select(self, consumer: str | None) -> DailyReport:
         """Only ``consumer`` (and no park row), or everything when ``None``."""
@@ -141,6 +182,12 @@ class DailyReport:
             },
             "location_factor": self.location_factor,
             "residual_kgco2_per_kwh": self.residual_kgco2_per_kwh,
+            "source_factors": {
+                "accounting": self.accounting,
+                "ef_kgco2_per_kwh": self.source_factors,
+            },
+            "generation_completeness_pct": self.generation_completeness_pct,
+            "ignored_meters": self.ignored_meters,
             "method": METHOD["en"],
             "consumers": [r for r in rows if r["consumer"] != "park"],
             "park": next((r for r in rows if r["consumer"] == "park"), None),
@@ -150,10 +197,7 @@ class DailyReport:
         """Write the report as ``csv``, ``json`` or ``xlsx`` to ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
-            frame = self.rows.copy()
-            frame.insert(0, "date", self.date.isoformat())
-            frame["reference_factor"] = self.reference_name
-            frame.to_csv(path, index=False, float_format="%.6g")
+            self.csv_frame().to_csv(path, index=False)
         elif fmt == "json":
             path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1), "utf-8")
         elif fmt == "xlsx":
@@ -161,6 +205,18 @@ class DailyReport:
         else:
             raise InputError(f"format {fmt!r} is not a file format; use csv, json or xlsx")
         return path
+
+    def csv_frame(self) -> pd.DataFrame:
+        """The rows with the factors and accounting they rest on, one CSV line per row."""
+        frame = self.rows.copy()
+        frame.insert(0, "date", self.date.isoformat())
+        frame["reference_factor"] = self.reference_name
+        frame["reference_kgco2_per_kwh"] = self.reference_kgco2_per_kwh
+        frame["location_factor"] = self.location_factor
+        frame["residual_kgco2_per_kwh"] = self.residual_kgco2_per_kwh
+        frame["source_accounting"] = self.accounting
+        frame["generation_completeness_pct"] = self.generation_completeness_pct
+        return frame
 
     def summary_columns(self) -> list[str]:
         """Load, composition % (on-site by source, grid clean, grid fossil), then metrics."""
@@ -176,23 +232,15 @@ class DailyReport:
 
     def _write_xlsx(self, path: Path, lang: str) -> None:
         lab = LABELS[lang]
-        meta = pd.DataFrame(
-            {
-                "": [lab["title"], "date", lab["reference"], lab["location"], "method"],
-                " ": [
-                    self.scenario,
-                    self.date.isoformat(),
-                    f"{self.reference_name} ({self.reference_kgco2_per_kwh:g} kgCO₂/kWh)",
-                    self.location_factor,
-                    METHOD[lang],
-                ],
-            }
-        )
-        used: set[str] = set()
+        notes = self.notes(lang).split("\n")
+        meta = pd.DataFrame({"": [lab["title"], self.scenario, self.date.isoformat(), *notes]})
+        summary_name = "park" if lang == "en" else "园区汇总"
+        used: set[str] = {summary_name}
         with pd.ExcelWriter(path, engine="openpyxl") as xl:
-            summary_name = "park" if lang == "en" else "园区汇总"
             meta.to_excel(xl, sheet_name=summary_name, index=False, header=False)
-            self.labelled(lang).to_excel(xl, sheet_name=summary_name, index=False, startrow=6)
+            self.labelled(lang).to_excel(
+                xl, sheet_name=summary_name, index=False, startrow=len(meta) + 1
+            )
             for consumer, frame in self.hourly.items():
                 name = _sheet_name(consumer, used)
                 row = self.rows[self.rows["consumer"] == consumer]
@@ -231,13 +279,15 @@ def _group(categories: tuple[str, ...], onsite: tuple[str, ...]) -> list[str]:
 def daily_report(
     traces: list[SiteTrace], park: Park, *, date: dt.date, resolution_min: int
 ) -> DailyReport:
-    """Build the report of ``date`` from traced sites (the day must be in the traced period)."""
+    """Build the report of ``date`` from traced sites (the day must be in the traced period).
+
+    A consumer with no reading at all that day has no figures (NaN, shown as "—"), not zeros.
+    Park totals are the sums over consumers with data; park completeness covers consumer meters.
+    """
     names = {c.id: c.name for c in park.consumers} | {d.id: d.name for d in park.data_centers}
-    rows: list[dict[str, object]] = []
+    frames: list[pd.DataFrame] = []
     hourly: dict[str, pd.DataFrame] = {}
-    total = {k: 0.0 for k in ("load", "matched", "clean", "grid_fossil", "elb", "emb", "avoided")}
-    present, expected = 0.0, 0
-    ref_name, ref_ef, loc_factor, residual = "", 0.0, "", 0.0
+    gen_present: list[float] = []
     for trace in traces:
         if date not in trace.days:
             raise InputError(f"date {date} is outside the traced period")
@@ -245,112 +295,74 @@ def daily_report(
         daily = trace.daily
         groups = _group(daily.categories, trace.park.onsite_sources)
         group_names = list(dict.fromkeys(groups))
-        g_idx = np.array([group_names.index(g) for g in groups])
-        per_group = np.zeros((len(trace.consumers), len(group_names)))
-        np.add.at(per_group.T, g_idx, daily.category_kwh[:, d, :].T)
-        fossil_col = group_names.index("grid_fossil") if "grid_fossil" in group_names else None
-        lo = trace.per_day * d
-        for c, consumer in enumerate(trace.consumers):
-            load = float(daily.load_kwh[c, d])
-            fossil = float(per_group[c, fossil_col]) if fossil_col is not None else 0.0
-            row: dict[str, object] = {
-                "consumer": consumer,
-                "name": names.get(consumer, consumer),
+        to_group = np.zeros((len(groups), len(group_names)))
+        to_group[np.arange(len(groups)), [group_names.index(g) for g in groups]] = 1.0
+        per_group = daily.category_kwh[:, d, :] @ to_group
+        frame = pd.DataFrame(
+            {
+                "consumer": trace.consumers,
+                "name": [names.get(c, c) for c in trace.consumers],
                 "site": trace.site,
-                "load_kwh": load,
-                "direct_kwh": float(daily.direct_kwh[c, d]),
+                "load_kwh": daily.load_kwh[:, d],
+                "direct_kwh": daily.direct_kwh[:, d],
+                **{f"{g}_kwh": per_group[:, i] for i, g in enumerate(group_names)},
+                "matched_kwh": daily.matched_kwh[:, d],
+                "clean_kwh": daily.clean_kwh[:, d],
+                "emissions_location_kgco2": daily.emissions_location_kgco2[:, d],
+                "emissions_market_kgco2": daily.emissions_market_kgco2[:, d],
+                "avoided_kgco2": daily.avoided_kgco2[:, d],
+                "completeness_pct": 100.0 * trace.completeness_pu[:, d],
             }
-            row |= {f"{g}_kwh": float(per_group[c, i]) for i, g in enumerate(group_names)}
-            row |= _onsite_shares(row, load, trace.park.onsite_sources)
-            row |= _shares(
-                load,
-                matched=float(daily.matched_kwh[c, d]),
-                clean=float(daily.clean_kwh[c, d]),
-                fossil=fossil,
-            )
-            row |= {
-                "emissions_location_kgco2": float(daily.emissions_location_kgco2[c, d]),
-                "emissions_market_kgco2": float(daily.emissions_market_kgco2[c, d]),
-                "avoided_kgco2": float(daily.avoided_kgco2[c, d]),
-                "completeness_pct": 100.0 * float(trace.completeness_pu[c, d]),
-            }
-            rows.append(row)
-            total["load"] += load
-            total["matched"] += float(daily.matched_kwh[c, d])
-            total["clean"] += float(daily.clean_kwh[c, d])
-            total["grid_fossil"] += fossil
-            total["elb"] += float(daily.emissions_location_kgco2[c, d])
-            total["emb"] += float(daily.emissions_market_kgco2[c, d])
-            total["avoided"] += float(daily.avoided_kgco2[c, d])
-            present += float(trace.completeness_pu[c, d])
-            expected += 1
-        hourly |= _hourly_tables(trace, d, lo, groups, group_names)
-        ref_name, ref_ef = daily.reference_name, daily.reference_kgco2_per_kwh
-        loc_factor, residual = trace.location_factor_name, trace.residual_kgco2_per_kwh
-        gen_complete = float(trace.generation_completeness_pu[d])
-        present += gen_complete
-        expected += 1
-    consumers = pd.DataFrame(rows)
-    kwh_cols = sorted(c for c in consumers.columns if c.endswith("_kwh"))
-    consumers[kwh_cols] = consumers[kwh_cols].fillna(0.0)
-    park_row: dict[str, object] = {
+        )
+        frames.append(frame)
+        hourly |= _hourly_tables(trace, d, trace.per_day * d, groups, group_names)
+        gen_present.append(float(trace.generation_completeness_pu[d]))
+
+    consumers = pd.concat(frames, ignore_index=True)
+    energy = [c for c in consumers.columns if c.endswith(("_kwh", "_kgco2"))]
+    consumers[energy] = consumers[energy].fillna(0.0)  # a source absent at a consumer's site
+    no_data = consumers["completeness_pct"] <= 0.0
+    consumers.loc[no_data, energy] = np.nan
+    park_row = {
         "consumer": "park",
         "name": park.title or park.name,
         "site": ",".join(t.site for t in traces),
-    }
-    park_row |= {c: float(consumers[c].sum()) for c in kwh_cols}
-    onsite_all = tuple(dict.fromkeys(s for t in traces for s in t.park.onsite_sources))
-    park_row |= _onsite_shares(park_row, total["load"], onsite_all)
-    park_row |= _shares(
-        total["load"], matched=total["matched"], clean=total["clean"], fossil=total["grid_fossil"]
-    )
-    park_row |= {
-        "emissions_location_kgco2": total["elb"],
-        "emissions_market_kgco2": total["emb"],
-        "avoided_kgco2": total["avoided"],
-        "completeness_pct": 100.0 * present / expected if expected else float("nan"),
+        **consumers[energy].sum().to_dict(),
+        "completeness_pct": float(consumers["completeness_pct"].mean()),
     }
     frame = pd.concat([consumers, pd.DataFrame([park_row])], ignore_index=True)
+    frame = _with_shares(
+        frame, tuple(dict.fromkeys(s for t in traces for s in t.park.onsite_sources))
+    )
+    last = traces[-1]
     return DailyReport(
         date=date,
         scenario=park.name,
         resolution_min=resolution_min,
-        reference_name=ref_name,
-        reference_kgco2_per_kwh=ref_ef,
-        location_factor=loc_factor,
-        residual_kgco2_per_kwh=residual,
-        rows=frame,
+        reference_name=last.daily.reference_name,
+        reference_kgco2_per_kwh=last.daily.reference_kgco2_per_kwh,
+        location_factor="; ".join(dict.fromkeys(t.location_factor_name for t in traces)),
+        residual_kgco2_per_kwh=last.residual_kgco2_per_kwh,
+        source_factors=last.source_factors,
+        generation_completeness_pct=100.0 * float(np.mean(gen_present)),
+        ignored_meters=sorted(m for t in traces for m in t.ignored_meters),
+        rows=frame.drop(columns=["matched_kwh", "clean_kwh"]),
         hourly=hourly,
     )
 
 
-def _onsite_shares(
-    row: dict[str, object], load: float, sources: tuple[str, ...]
-) -> dict[str, float]:
-    """``onsite_<s>_pct``: on-site energy of each source (direct, pool, storage) over load."""
-    out = {}
-    for src in sources:
-        kwh = row.get(f"onsite_{src}_kwh", 0.0)
-        assert isinstance(kwh, float)
-        out[f"onsite_{src}_pct"] = 100.0 * kwh / load if load > 0 else float("nan")
+def _with_shares(frame: pd.DataFrame, onsite: tuple[str, ...]) -> pd.DataFrame:
+    """Composition and metric percentages of every row from its energies."""
+    load = frame["load_kwh"].where(frame["load_kwh"] > 0)
+    out = frame.copy()
+    for src in onsite:
+        out[f"onsite_{src}_pct"] = 100.0 * out.get(f"onsite_{src}_kwh", 0.0) / load
+    fossil = out.get("grid_fossil_kwh", 0.0)
+    out["grid_clean_pct"] = 100.0 * (out["clean_kwh"] - out["matched_kwh"]) / load
+    out["grid_fossil_pct"] = 100.0 * fossil / load
+    out["green_share_pct"] = 100.0 * out["matched_kwh"] / load
+    out["cfe_pct"] = 100.0 * out["clean_kwh"] / load
     return out
-
-
-def _shares(load: float, *, matched: float, clean: float, fossil: float) -> dict[str, float]:
-    if load <= 0:
-        nan = float("nan")
-        return {
-            "grid_clean_pct": nan,
-            "grid_fossil_pct": nan,
-            "green_share_pct": nan,
-            "cfe_pct": nan,
-        }
-    return {
-        "grid_clean_pct": 100.0 * (clean - matched) / load,
-        "grid_fossil_pct": 100.0 * fossil / load,
-        "green_share_pct": 100.0 * matched / load,
-        "cfe_pct": 100.0 * clean / load,
-    }
 
 
 def _hourly_tables(

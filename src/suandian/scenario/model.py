@@ -481,6 +481,14 @@ class Park(_Model):
                         )
                     )
                 seen_assets.setdefault(asset.id, where)
+                if asset.id == "park":
+                    problems.append(
+                        (
+                            f"{where}.id",
+                            "'park' is reserved for the park's total in reports; rename the asset",
+                            asset.id,
+                        )
+                    )
                 if asset.site not in seen_sites:
                     problems.append(
                         (
@@ -489,8 +497,10 @@ class Park(_Model):
                             asset.site,
                         )
                     )
-        generators = {a.id for g in (self.pv_plants, self.wind_farms, self.hydro_plants) for a in g}
-        loads = {a.id for g in (self.data_centers, self.consumers) for a in g}
+        generators = {
+            a.id: a.site for g in (self.pv_plants, self.wind_farms, self.hydro_plants) for a in g
+        }
+        loads = {a.id: a.site for g in (self.data_centers, self.consumers) for a in g}
         for i, contract in enumerate(self.contracts):
             if contract.generator not in generators:
                 problems.append(
@@ -507,6 +517,18 @@ class Park(_Model):
                         f"contracts[{i}].consumer",
                         "no data center or enterprise with this id",
                         contract.consumer,
+                    )
+                )
+            elif contract.generator in generators and (
+                generators[contract.generator] != loads[contract.consumer]
+            ):
+                problems.append(
+                    (
+                        f"contracts[{i}]",
+                        f"a direct line joins one site: {contract.generator} stands at "
+                        f"{generators[contract.generator]}, {contract.consumer} at "
+                        f"{loads[contract.consumer]}",
+                        None,
                     )
                 )
         if problems:

@@ -1,9 +1,11 @@
 """Meter readings of a simulated park: what its meters would have recorded. [kWh]
 
-Generation and consumption meters read the simulated mean power × interval. The battery is idle
-until dispatch plans it, so its charge and discharge meters read zero. The grid-tie meters read
-the no-storage balance: import is the deficit up to the import limit, export the surplus up to
-the export cap.
+Consumption meters read the simulated mean power × interval. Generation meters read what was
+produced: the available output less what the export cap forces to curtail (shared among the
+site's generators in proportion to their output), so each site's meters balance. The battery is
+idle until dispatch plans it, so its charge and discharge meters read zero. The grid-tie meters
+read the no-storage balance: import is the deficit up to the import limit, export the surplus up
+to the export cap.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ def simulated_readings(park: Park, series: ParkSeries) -> pd.DataFrame:
     """Long frame ``meter_id, start_utc, kwh`` for every meter of ``park`` over ``series``."""
     kwh_per_mw = series.interval_h * KW_PER_MW
     columns: dict[str, np.ndarray] = {}
-    for asset in series.generation_mw.columns:
-        columns[f"m-{asset}"] = series.generation_mw[asset].to_numpy() * kwh_per_mw
     for consumer in series.load_mw.columns:
         columns[f"m-{consumer}"] = series.load_mw[consumer].to_numpy() * kwh_per_mw
     zeros = np.zeros(len(series.index))
@@ -44,6 +44,13 @@ def simulated_readings(park: Park, series: ParkSeries) -> pd.DataFrame:
         )
         columns[f"m-{site.id}-import"] = b.import_mw * kwh_per_mw
         columns[f"m-{site.id}-export"] = b.export_mw * kwh_per_mw
+        available = series.generation_mw[g_cols].to_numpy().sum(axis=1) if g_cols else zeros
+        produced_pu = np.ones_like(available)
+        np.divide(available - b.curtailed_mw, available, out=produced_pu, where=available > 0)
+        for asset in g_cols:
+            columns[f"m-{asset}"] = (
+                series.generation_mw[asset].to_numpy() * produced_pu * (kwh_per_mw)
+            )
     wide = pd.DataFrame(columns, index=series.index.rename("start_utc"))
     long = wide.reset_index().melt(id_vars="start_utc", var_name="meter_id", value_name="kwh")
     return long[["meter_id", "start_utc", "kwh"]]

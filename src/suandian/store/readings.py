@@ -556,6 +556,30 @@ class ReadingsStore:
         out.reshape(-1)[cells] = np.asarray(fetched["kwh"], dtype=np.float64)
         return out
 
+    def first_start(
+        self, meter_ids: Sequence[str], *, as_of: dt.datetime | pd.Timestamp | None = None
+    ) -> pd.Timestamp | None:
+        """Earliest interval start with a reading of any of ``meter_ids`` (``None`` if none)."""
+        if not len(meter_ids):
+            return None
+        keys = self._keys_for(meter_ids, "first_start")
+        params: list[object] = []
+        version_filter = "superseded_utc IS NULL"
+        if as_of is not None:
+            cutoff = require_utc(as_of, "as_of").to_pydatetime()
+            params = [cutoff, cutoff]
+            version_filter = "received_utc <= ? AND (superseded_utc IS NULL OR superseded_utc > ?)"
+        in_list = ", ".join(str(int(k)) for k in keys)  # integer keys from the meters table
+        row = _first_row(
+            self._con,
+            f"SELECT min(start_utc) FROM readings WHERE meter_key IN ({in_list}) "
+            f"AND {version_filter}",
+            params,
+        )
+        if row is None or row[0] is None:
+            return None
+        return pd.Timestamp(row[0]).tz_convert("UTC")
+
     def counts(self) -> dict[str, int]:
         """Registered meters, current readings (one per meter and interval) and all versions."""
         row = _first_row(
