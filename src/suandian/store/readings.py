@@ -24,9 +24,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self, get_args
+from typing import Any, Literal, get_args
 
 import duckdb
 import numpy as np
@@ -35,6 +33,7 @@ import pandas as pd
 
 from suandian.core.errors import InputError, NotFound, StoreError
 from suandian.core.times import interval_grid, require_utc
+from suandian.store.duckdb_file import DuckDBFile
 
 __all__ = [
     "DUPLICATE_TOLERANCE_KWH",
@@ -162,37 +161,13 @@ class IngestCounts:
     """Rows equal to the current value (or repeated within the batch): nothing written."""
 
 
-class ReadingsStore:
+class ReadingsStore(DuckDBFile):
     """The DuckDB file holding meters and their versioned readings."""
 
     FILENAME = "meters.duckdb"
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / self.FILENAME
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path))
-        except (OSError, duckdb.Error) as exc:
-            raise StoreError(
-                f"cannot open the meter store at {self.path}: {exc}; check that the data "
-                "directory (SUANDIAN_DATA_DIR) is writable and not opened by another process"
-            ) from None
-        self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute(_SCHEMA)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._con.close()
+    SCHEMA = _SCHEMA
+    WHAT = "meter store"
 
     # --- meters ---------------------------------------------------------------------------------
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import duckdb
 import pandas as pd
 
 from suandian.core.errors import NotFound, StoreError
 from suandian.core.units import unit_of
+from suandian.store.duckdb_file import DuckDBFile
 
 __all__ = ["TimeseriesStore"]
 
@@ -42,37 +40,13 @@ CREATE TABLE IF NOT EXISTS sim_series (
 """
 
 
-class TimeseriesStore:
+class TimeseriesStore(DuckDBFile):
     """The DuckDB file holding simulated (and later metered) series."""
 
     FILENAME = "timeseries.duckdb"
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / self.FILENAME
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path))
-        except (OSError, duckdb.Error) as exc:
-            raise StoreError(
-                f"cannot open the time-series store at {self.path}: {exc}; check that the data "
-                "directory (SUANDIAN_DATA_DIR) is writable and not opened by another process"
-            ) from None
-        self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute(_SCHEMA)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._con.close()
+    SCHEMA = _SCHEMA
+    WHAT = "time-series store"
 
     def write_run(
         self,
