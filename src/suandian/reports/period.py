@@ -123,8 +123,21 @@ def grid_mix_for(
 
 def _hourly(quarters: FloatArray, *, missing_as_zero: bool) -> FloatArray:
     data = np.nan_to_num(quarters) if missing_as_zero else quarters
-    rows, n = data.shape
-    return np.asarray(data.reshape(rows, n // _STEPS, _STEPS).sum(axis=2))
+    # Strided adds in the order a sum over a reshaped (rows, hours, 4) array takes, so the same
+    # values, without numpy's slow reduction over a length-4 axis.
+    out = data[:, 0::_STEPS] + data[:, 1::_STEPS]
+    for k in range(2, _STEPS):
+        out += data[:, k::_STEPS]
+    return out
+
+
+def _nansum_rows(values: FloatArray, block: int = 512) -> FloatArray:
+    """``np.nansum(values, axis=0)`` by column blocks (the same sums): nansum copies its input,
+    and the load matrix of 10,000 consumers for a year is 700 MB."""
+    out = np.zeros(values.shape[1])
+    for j in range(0, values.shape[1], block):
+        out[j : j + block] = np.nansum(values[:, j : j + block], axis=0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -278,7 +291,7 @@ def trace_period(
         attribution = attribute_park(
             generation_kwh=to_res(g_q, missing_as_zero=True),
             generation_source=_ids(sm.generation, "source"),
-            total_load_kwh=np.nansum(load, axis=0),
+            total_load_kwh=_nansum_rows(load),
             grid_mix_pu=mix,
             grid_sources=list(sources),
             contract_load_kwh=load[contract_rows] if contracts else None,

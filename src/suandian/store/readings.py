@@ -59,6 +59,13 @@ _ASSET_KINDS = (*_RATED_KINDS, "consumption")
 GENERATION_SOURCES = ("pv", "wind", "hydro")
 """Sources a generation meter may carry."""
 
+_DENSE_CELLS_PER_QUERY = 1 << 22
+"""Grid cells (meters × intervals) :meth:`ReadingsStore.dense` reads per query: ~4 million, a
+result of ~64 MB; whole years of thousands of meters are read in many such queries."""
+
+_READ_MEMORY_LIMIT = "1GB"
+"""DuckDB's memory limit while :meth:`ReadingsStore.dense` reads, which bounds its block cache."""
+
 DUPLICATE_TOLERANCE_KWH = 1e-9
 """A re-sent value within this of the current one is a duplicate, not a correction. [kWh]"""
 
@@ -480,10 +487,15 @@ class ReadingsStore(DuckDBFile):
         if not len(meter_ids):
             return out
         keys = self._keys_for(meter_ids, "dense")
-        step_us = resolution_min * 60_000_000
         start = grid[0].to_pydatetime()
         end = (grid[-1] + pd.Timedelta(minutes=resolution_min)).to_pydatetime()
-        params: dict[str, object] = {}
+        params: dict[str, object] = {
+            "start_us": _epoch_us(start),
+            "step_us": resolution_min * 60_000_000,
+            "n_t": n_t,
+            "start": start,
+            "end": end,
+        }
         if as_of is None:
             version_filter = "r.superseded_utc IS NULL"
         else:
@@ -492,11 +504,44 @@ class ReadingsStore(DuckDBFile):
                 "r.received_utc <= $as_of "
                 "AND (r.superseded_utc IS NULL OR r.superseded_utc > $as_of)"
             )
-        wanted = pd.DataFrame({"row_idx": np.arange(len(keys), dtype=np.int32), "meter_key": keys})
-        con = self._con
-        con.register("wanted", wanted)
+        # One query per batch of meters, in key order: DuckDB materializes a query's whole
+        # result before handing it over, so a few million cells per query keep that buffer and
+        # its conversion to numpy small and fast, and each batch's key range narrow for the zone
+        # maps. DuckDB also keeps every block it reads cached up to its memory limit (by default
+        # 80 % of RAM), so one pass over a year of 10,000 meters would leave the whole compressed
+        # table (~3.6 GB) in this process: a lower limit while reading makes it evict as it
+        # goes, and the default comes back afterwards, so ingests keep their memory.
+        order = np.argsort(keys, kind="stable").astype(np.int32)
+        per_query = max(1, _DENSE_CELLS_PER_QUERY // n_t)
+        self._con.execute(f"SET memory_limit = '{_READ_MEMORY_LIMIT}'")
         try:
-            # The flat cell index row * T + column of each reading; -1 marks one off the grid.
+            for a in range(0, len(order), per_query):
+                rows = order[a : a + per_query]
+                cells, kwh = self._dense_batch(rows, keys[rows], version_filter, params)
+                if len(cells) and cells.min() < 0:
+                    raise InputError(
+                        f"some readings in [{grid[0]}, {end}) do not start on the "
+                        f"{resolution_min}-min grid; read them at their own resolution (15 min) "
+                        "and aggregate the array"
+                    )
+                out.reshape(-1)[cells] = kwh
+        finally:
+            with contextlib.suppress(duckdb.Error):  # never mask the reason a read failed
+                self._con.execute("RESET memory_limit")
+        return out
+
+    def _dense_batch(
+        self,
+        rows: npt.NDArray[np.int32],
+        keys: npt.NDArray[np.int32],
+        version_filter: str,
+        params: dict[str, object],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Flat cell index (row × T + column, -1 off the grid) and kWh of each reading of one
+        batch of meters; ``rows[i]`` is the output row of meter key ``keys[i]``."""
+        con = self._con
+        con.register("wanted", pd.DataFrame({"row_idx": rows, "meter_key": keys}))
+        try:
             fetched = con.execute(
                 f"""
                 SELECT CASE WHEN (epoch_us(r.start_utc) - $start_us) % $step_us = 0
@@ -509,27 +554,14 @@ class ReadingsStore(DuckDBFile):
                   AND r.start_utc >= $start AND r.start_utc < $end
                   AND {version_filter}
                 """,
-                {
-                    "start_us": _epoch_us(start),
-                    "step_us": step_us,
-                    "n_t": n_t,
-                    "key_lo": int(keys.min()),
-                    "key_hi": int(keys.max()),
-                    "start": start,
-                    "end": end,
-                    **params,
-                },
+                {**params, "key_lo": int(keys.min()), "key_hi": int(keys.max())},
             ).fetchnumpy()
         finally:
             con.unregister("wanted")
-        cells = np.asarray(fetched["cell"], dtype=np.int64)
-        if len(cells) and cells.min() < 0:
-            raise InputError(
-                f"some readings in [{grid[0]}, {end}) do not start on the {resolution_min}-min "
-                "grid; read them at their own resolution (15 min) and aggregate the array"
-            )
-        out.reshape(-1)[cells] = np.asarray(fetched["kwh"], dtype=np.float64)
-        return out
+        return (
+            np.asarray(fetched["cell"], dtype=np.int64),
+            np.asarray(fetched["kwh"], dtype=np.float64),
+        )
 
     def first_start(
         self, meter_ids: Sequence[str], *, as_of: dt.datetime | pd.Timestamp | None = None
