@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck imports pytest bench lock clean
+.PHONY: install demo test lint typecheck imports pytest smoke bench lock clean
 
 install: $(STAMP)
 
@@ -22,7 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: install
 	$(BIN)/suandian demo $(ARGS)
 
-test: install lint typecheck imports pytest
+test: install lint typecheck imports pytest smoke
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -38,8 +38,14 @@ imports: install
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks at their small size: they run, and the trace benchmark's two sides agree.
+smoke: install
+	$(BIN)/python benchmarks/energy_year.py --quick --repeat 1 > /dev/null
+	$(BIN)/python benchmarks/trace_year.py --quick --repeat 1 > /dev/null
+
 bench: install
 	$(BIN)/python benchmarks/energy_year.py
+	$(BIN)/python benchmarks/trace_year.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: install

@@ -1148,6 +1148,8 @@ def main(argv: list[str] | None = None) -> None:
         "run_at_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(report, ensure_ascii=False))
+    if not check["outputs_equal"]:
+        sys.exit(1)  # a benchmark whose two sides disagree measured nothing
 
 
 def _same_readings(store_dir: Path, subset_dir: Path, subset: Size) -> bool:
