@@ -10,12 +10,14 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from suandian.cli import app, main
 from suandian.core.errors import NotFound, ScenarioError
+from suandian.store.readings import ReadingsStore
 
 XINING_TEXT = (
     resources.files("suandian.scenario.data").joinpath("xining.yaml").read_text(encoding="utf-8")
@@ -201,7 +203,8 @@ def test_demo_json(
     argv = ["demo", "--days", "2", "--start", "2025-01-01", "--json", "--out", str(out_dir)]
     assert _run_main(argv) == 0
     stdout = capsys.readouterr().out
-    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert len(stdout.strip().splitlines()) == 1  # one JSON object
+    summary = json.loads(stdout)
 
     for key in (
         "scenario",
@@ -224,6 +227,24 @@ def test_demo_json(
     assert summary["renewable_fraction"] == pytest.approx(gen["total"] / load, rel=1e-9)
     assert 0.0 <= summary["hourly_match_no_storage"] <= 1.0
     assert summary["hourly_match_no_storage"] <= summary["renewable_fraction"] + 1e-9
+
+    # Two days are one solve; the optimised plan and the rule-based baseline side by side.
+    plan = summary["dispatch"]["nanchuan"]
+    assert plan["horizon"] == "one solve"
+    assert plan["resolution_min"] == 15
+    assert plan["optimised"]["method"] == "lp"
+    assert plan["rules"]["method"] == "rules"
+    assert plan["optimised"]["cost_cny"] <= plan["rules"]["cost_cny"]
+    assert plan["optimised"]["battery_cycles"] > 0.0
+    # The meters read the plan: the battery is no longer idle.
+    assert summary["readings"]["accepted"] == 27 * 2 * 96
+    with ReadingsStore(tmp_path / "data") as store:
+        charge_kwh = store.dense(
+            ["m-bess-nanchuan-charge"],
+            pd.Timestamp("2024-12-31 16:00", tz="UTC"),
+            pd.Timestamp("2025-01-02 16:00", tz="UTC"),
+        )
+    assert charge_kwh.sum() > 0.0
 
     report = Path(summary["report"])
     assert report.is_file()

@@ -19,6 +19,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from suandian.cli_dispatch import (
+    Comparison,
+    comparison_json,
+    dispatch_app,
+    plan_site,
+    print_comparison,
+)
 from suandian.cli_meters import meters_app
 from suandian.core.errors import SuandianError
 from suandian.core.times import parse_local_date
@@ -41,6 +48,7 @@ app.add_typer(scenario_app, name="scenario")
 report_app = typer.Typer(help="Green-power reports from metered readings.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 app.add_typer(meters_app, name="meters")
+app.add_typer(dispatch_app, name="dispatch")
 
 # No console markup: scenario names, titles and messages are user text and may hold brackets.
 # Piped output gets a wide fixed width rather than 80 columns, so report tables stay readable.
@@ -235,10 +243,12 @@ def demo(
     ] = False,
     lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
 ) -> None:
-    """Simulate the park, meter it, trace its green power and report.
+    """Simulate the park, dispatch it, meter it, trace its green power and report.
 
-    Stores the simulated series and the meter readings in the data directory, writes an HTML
-    report, and ends with the last day's green-power report and a summary per enterprise.
+    Dispatches storage, grid and deferrable compute with the LP (rolling 48/24 h beyond two
+    days) beside the rule-based baseline, meters the optimised plan, stores the simulated
+    series and the meter readings in the data directory, writes an HTML report, and ends with
+    the last day's green-power report and a summary per enterprise.
     """
     import datetime as dt
 
@@ -247,6 +257,7 @@ def demo(
     from suandian.reports.daily import daily_report
     from suandian.reports.period import trace_period
     from suandian.reports.summary import period_summary
+    from suandian.sim.dispatch_inputs import SiteDispatch
     from suandian.sim.metering import simulated_readings
     from suandian.sim.park import simulate, stage_count
     from suandian.sim.report import write_report
@@ -268,7 +279,7 @@ def demo(
         transient=as_json,
         disable=not err.is_terminal and as_json,
     ) as progress:
-        task = progress.add_task("simulating", total=stage_count(park) * n_years + 4)
+        task = progress.add_task("simulating", total=stage_count(park) * n_years + 5)
 
         def tick(stage: str) -> None:
             progress.update(task, advance=1, description=stage)
@@ -293,18 +304,25 @@ def demo(
         report = write_report(
             out_dir / f"{run_id}.html", park=park, series=series, summary=summary, lang=lang
         )
+        progress.update(task, advance=1, description="dispatch (HiGHS)")
+        plans, skipped = _demo_dispatch(park, series)
         progress.update(task, advance=1, description="metering (readings import)")
         first_day = dt.date.fromisoformat(summary.start_local_date)
         last_day = first_day + dt.timedelta(days=summary.days - 1)
         traced = None
         with ReadingsStore(settings.data_dir) as readings:
             readings.register_meters(meters_for_park(park))
-            imported = import_readings(readings, simulated_readings(park, series))
+            dispatched = [SiteDispatch(c.site, c.inputs, c.optimised) for c in plans]
+            imported = import_readings(
+                readings, simulated_readings(park, series, dispatch=dispatched)
+            )
             progress.update(task, advance=1, description="tracing green power")
             if park.data_centers or park.consumers:
                 traced = trace_period(readings, park, start=first_day, days=summary.days)
         progress.update(task, advance=1, description="done")
 
+    for note in skipped:
+        err.print(note)
     day_report = daily_report(traced, park, date=last_day, resolution_min=60) if traced else None
     enterprises = period_summary(traced, park) if traced else None
     if as_json:
@@ -312,6 +330,7 @@ def demo(
             "run_id": run_id,
             "report": str(report),
             "readings": imported.to_json(),
+            "dispatch": {c.site: comparison_json(c) for c in plans},
         }
         if day_report is not None and enterprises is not None:
             payload["last_day"] = day_report.to_json()
@@ -321,6 +340,8 @@ def demo(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return
     _print_summary(park, summary)
+    for c in plans:
+        print_comparison(out, c, lang)
     out.print(f"stored {n_values:,} values as run {run_id} in {store_path}")
     out.print(
         f"meter readings: {imported.accepted:,} new, {imported.corrected:,} corrected, "
@@ -330,6 +351,38 @@ def demo(
         _print_daily(day_report, lang)
         _print_period(enterprises, lang, first_day, summary.days)
     out.print(f"report: {report}")
+
+
+def _demo_dispatch(park: Park, series: object) -> tuple[list[Comparison], list[str]]:
+    """Dispatch every site with assets at the simulation's resolution, cost objective.
+
+    Periods over two days roll a 48 h window committed 24 h at a time; shorter ones are one
+    solve. Sites without a tariff are skipped with a note.
+    """
+    from suandian.sim.dispatch_inputs import dispatchable_sites
+    from suandian.sim.park import ParkSeries
+
+    assert isinstance(series, ParkSeries)
+    steps_per_h = 60 // series.resolution_min
+    days = len(series.index) / (24 * steps_per_h)
+    rolling = (48 * steps_per_h, 24 * steps_per_h) if days > 2 else None
+    plans: list[Comparison] = []
+    skipped: list[str] = []
+    for site in dispatchable_sites(park):
+        if park.site(site).grid.tariff is None:
+            skipped.append(f"dispatch: site {site} has no tariff; its battery stays idle")
+            continue
+        plans.append(
+            plan_site(
+                park,
+                series,
+                site=site,
+                objective="cost",
+                resolution_min=series.resolution_min,
+                rolling=rolling,
+            )
+        )
+    return plans, skipped
 
 
 def _print_period(frame: pd.DataFrame, lang: str, first: object, days: int) -> None:
@@ -374,8 +427,13 @@ def _years_spanned(park: Park, first: object, days: int | None) -> int:
     import datetime as dt
 
     start = first if isinstance(first, dt.date) else dt.date(park.year, 1, 1)
-    n = days if days is not None else 366
-    end = start + dt.timedelta(days=max(n, 1) - 1)
+    if days is None:  # one year from the start, as simulate() does
+        try:
+            end = start.replace(year=start.year + 1) - dt.timedelta(days=1)
+        except ValueError:  # 29 February
+            end = dt.date(start.year + 1, 2, 28)
+    else:
+        end = start + dt.timedelta(days=max(days, 1) - 1)
     return end.year - start.year + 1
 
 

@@ -110,7 +110,7 @@ def test_flexible_load_that_cannot_fit_its_window() -> None:
     assert "at most 40 MWh fit under its 10 MW cap" in d.message
     r = dispatch(inputs)
     assert r.method == "rules"
-    # Rules: as early as possible, at the cap, inside the window; 10 MWh left over.
+    # Rules: spread evenly over the window, capped at 10 MW (12.5 would be needed); 10 MWh over.
     assert_allclose(r.flex_p_mw, [[0.0, 10.0, 10.0, 10.0, 10.0, 0.0]], atol=1e-9)
     assert_allclose(r.flex_unserved_mwh, [10.0], atol=1e-9)
     check_invariants(inputs, r)

@@ -18,9 +18,13 @@ lives in column bounds, costs and row bounds, so :func:`update_problem` can move
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import math
+import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
@@ -63,7 +67,9 @@ OBJECTIVES: tuple[str, ...] = get_args(Objective)
 EndSoc = float | Literal["cyclic", "free"]
 """End condition of a battery: ``cyclic`` (end where it started), ``free``, or a fixed soc. [pu]"""
 GreenPeriod = Literal["horizon", "day"]
-Method = Literal["lp", "rules"]
+Method = Literal["lp", "lp-rolling", "rules"]
+"""``lp``: one solve over the whole period; ``lp-rolling``: committed steps of a rolling horizon
+(:mod:`suandian.dispatch.rolling`); ``rules``: the greedy fallback."""
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -352,9 +358,43 @@ def _inf_to_highs(a: FloatArray) -> FloatArray:
     return np.clip(a, -highspy.kHighsInf, highspy.kHighsInf)
 
 
+@contextlib.contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """Send file descriptor 1 to the null device for the duration (C-level writes included).
+
+    HiGHS writes its banner ("Running HiGHS …") with C stdio when the first ``Highs`` object
+    of a process is constructed, before any option can turn logging off; that would corrupt
+    output such as ``--json``. Python's own buffer is flushed first, C's before restoring.
+    """
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                _flush_c_stdio()
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    # No C library handle on some platforms (e.g. Windows): nothing buffered to flush there.
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
+
+
 def _new_highs() -> highspy.Highs:
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    with _c_stdout_silenced():
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
     return h
 
 
@@ -512,7 +552,8 @@ class DispatchResult:
     """
 
     method: Method
-    """``lp`` (the optimum) or ``rules`` (the greedy fallback)."""
+    """``lp`` (the optimum), ``lp-rolling`` (a rolling horizon's committed steps) or ``rules``
+    (the greedy fallback)."""
     objective: Objective
     status: str
     """HiGHS model status of the LP (``Optimal``, ``Infeasible``, …)."""
@@ -549,7 +590,8 @@ class DispatchResult:
     equivalent_full_cycles: FloatArray
     """(B,) discharged energy over energy capacity."""
     solver_objective_value: float = math.nan
-    """HiGHS's objective including tie-breaks (NaN for the rule-based fallback)."""
+    """HiGHS's objective including tie-breaks (NaN for the rule-based fallback and for
+    rolling plans, whose windows each have their own)."""
     elastic: bool = False
     """Solved in the elastic form: requirements may fall short (see ``unserved_mw``)."""
     diagnosis: str | None = None

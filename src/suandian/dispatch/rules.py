@@ -2,8 +2,8 @@
 
 Per interval, in this order:
 
-1. Flexible loads run as early as possible inside their windows, at their power cap, until
-   their energy is served (fixed before the loop, vectorized per load).
+1. Flexible loads are spread evenly over their windows, capped at their power limit, as
+   unscheduled deferrable work arrives and runs (fixed before the loop, vectorized per load).
 2. On-site generation serves the load first.
 3. A surplus charges the batteries (in their listed order, within power and room), then is
    exported up to the cap; the rest is curtailed.
@@ -23,13 +23,16 @@ import numpy.typing as npt
 
 from suandian.dispatch.problem import DispatchInputs, DispatchResult, Objective, make_result
 
-__all__ = ["flex_as_early_as_possible", "rule_dispatch"]
+__all__ = ["flex_spread_evenly", "rule_dispatch"]
 
 FloatArray = npt.NDArray[np.float64]
 
 
-def flex_as_early_as_possible(inputs: DispatchInputs) -> tuple[FloatArray, FloatArray]:
-    """Flexible loads at full power from their release until served.
+def flex_spread_evenly(inputs: DispatchInputs) -> tuple[FloatArray, FloatArray]:
+    """Flexible loads spread evenly over their windows, capped at their power limit.
+
+    That is how deferrable work runs when nobody schedules it: it arrives through the window
+    and is served as it comes, with no regard for prices or the sun.
 
     Returns
     -------
@@ -42,10 +45,10 @@ def flex_as_early_as_possible(inputs: DispatchInputs) -> tuple[FloatArray, Float
     flex = np.zeros((len(inputs.flexible_loads), inputs.n_steps))
     short = np.zeros(len(inputs.flexible_loads))
     for i, f in enumerate(inputs.flexible_loads):
-        steps = np.arange(1, f.deadline_step - f.release_step + 1)
-        cumulative = np.minimum(f.p_max_mw * dt_h * steps, f.energy_mwh)
-        flex[i, f.release_step : f.deadline_step] = np.diff(cumulative, prepend=0.0) / dt_h
-        short[i] = f.energy_mwh - cumulative[-1]
+        n = f.deadline_step - f.release_step
+        p_mw = min(f.p_max_mw, f.energy_mwh / (n * dt_h)) if n > 0 else 0.0
+        flex[i, f.release_step : f.deadline_step] = p_mw
+        short[i] = max(f.energy_mwh - p_mw * n * dt_h, 0.0)
     return flex, short
 
 
@@ -63,7 +66,7 @@ def rule_dispatch(
     ``status`` and ``solve_time_s`` describe the LP run this plan replaces.
     """
     n_t, n_b, dt_h = inputs.n_steps, len(inputs.batteries), inputs.interval_h
-    flex, flex_short = flex_as_early_as_possible(inputs)
+    flex, flex_short = flex_spread_evenly(inputs)
     avail = inputs.available_mw
     avail_total = avail.sum(axis=0)
     net = (avail_total - inputs.load_mw - flex.sum(axis=0)).tolist()

@@ -1,0 +1,637 @@
+"""Rolling-horizon dispatch: plan a window, commit its first steps, carry the state, move on.
+
+:func:`rolling_dispatch` plans ``window_steps`` intervals at a time and commits the first
+``commit_steps`` of each plan (e.g. a 48 h window committed 24 h at a time); the window that
+reaches the end of the period commits all its steps. The committed steps of all windows form
+one :class:`~suandian.dispatch.DispatchResult` with ``method="lp-rolling"``.
+
+**One HiGHS model, updated in place.** The LP of a window is built once
+(:func:`~suandian.dispatch.build_problem`) and moved to every next window by
+:func:`~suandian.dispatch.update_problem` (new column bounds, costs and row bounds: available
+output, load, prices, export caps, the battery's initial energy and end state) followed by a few
+direct ``changeColsBounds`` / ``changeRowsBounds`` calls for what
+:class:`~suandian.dispatch.DispatchInputs` cannot say per interval. HiGHS keeps its basis, so
+each window starts warm. The matrix never changes, because every window has the same shape:
+
+- *Flexible-load slots.* Flexible loads (one per local day, say) enter and leave the window, so
+  the window holds a fixed number of slots, as many as the most loads that ever overlap one
+  window. Each slot's columns span the whole window; a load in a slot gets its power cap inside
+  its own window (clipped to the planning window) and an upper bound of 0 outside it, and the
+  slot's energy row gets the load's requirement in this window. Unused slots are bounded to 0.
+- *Energy a flexible load still needs.* The energy served in committed steps is carried; a load
+  whose deadline falls inside the window must receive all that remains; a load reaching past
+  the window must receive at least its pro-rata share (remaining energy × its steps inside the
+  window / its remaining steps) and at most all that remains. That keeps every load feasible
+  from window to window (if what remains fits its remaining steps under its cap, it still does
+  after any plan that meets these bounds) without letting a window push energy into the unseen
+  future for free.
+- *A short last window.* When fewer than ``window_steps`` intervals are left, the window is
+  padded with inert steps: no load, no output, import, export, charge, discharge or flexible
+  load; the stored energy carries unchanged to the padded end.
+- *End states.* Every window but the last ends ``free`` (the uncommitted look-ahead is what
+  values stored energy); the last ends as the period's battery asks (``cyclic`` is resolved to
+  the period's initial energy).
+
+**State carried.** Each battery's energy at the end of the committed steps becomes the next
+window's initial energy, and each flexible load's served energy is subtracted from what it
+still needs.
+
+**Forecasts.** With ``forecast``, windows plan on the forecast's available output and fixed
+load, while the committed steps are *settled* on the realised ones (``inputs``): batteries and
+flexible loads follow the plan; the grid closes the balance, a surplus exported up to the
+realised export cap and the rest curtailed, a deficit imported up to the import limit and any
+remainder reported as unserved load (``unserved_mw`` and a note). Batteries do not absorb
+forecast errors (a real controller would let them; not modelled). Without ``forecast`` the
+committed steps are the plan itself.
+
+**Fallback.** A window whose LP is infeasible, or stops at ``time_limit_s`` (per window) without
+an optimum, is planned by the rules (:func:`~suandian.dispatch.rule_dispatch`) on the realised
+data of its real steps, with the initial energy carried and each flexible load's required
+energy of the window; its committed steps enter the result, the window is named in the notes
+with the diagnosis of :func:`~suandian.dispatch.diagnose`, and the result's ``diagnosis`` is
+set. A rolling run never raises for an infeasible window.
+
+Green-match targets are not split across windows: inputs with ``green_target_pu`` are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from suandian.core.errors import InputError
+from suandian.core.times import LOCAL_TZ
+from suandian.dispatch.diagnose import diagnose
+from suandian.dispatch.problem import (
+    BatteryUnit,
+    DispatchInputs,
+    DispatchProblem,
+    DispatchResult,
+    EndSoc,
+    FlexibleLoad,
+    Generator,
+    Objective,
+    SolveOutcome,
+    build_problem,
+    make_result,
+    update_problem,
+)
+from suandian.dispatch.rules import rule_dispatch
+from suandian.dispatch.solve import net_simultaneous
+
+__all__ = ["Forecast", "rolling_dispatch"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_ENERGY_TOL_MWH = 1e-9
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What the planner believes; ``None`` fields are taken as known (the realised values)."""
+
+    available_mw: npt.ArrayLike | None = None
+    """(G, T) forecast available output of each generator, in the inputs' order. [MW]"""
+    load_mw: npt.ArrayLike | None = None
+    """(T,) forecast fixed load. [MW]"""
+
+
+@dataclass
+class _Plan:
+    """Committed schedules of the whole period, filled window by window."""
+
+    gen: FloatArray
+    charge: FloatArray
+    discharge: FloatArray
+    soe: FloatArray
+    imp: FloatArray
+    exp: FloatArray
+    flex: FloatArray
+    unserved: FloatArray
+
+
+@dataclass(frozen=True)
+class _Window:
+    number: int
+    start: int
+    steps: int
+    """Real (unpadded) steps."""
+    commit: int
+    last: bool
+
+
+def _windows(n_t: int, window_steps: int, commit_steps: int) -> list[_Window]:
+    out: list[_Window] = []
+    start = 0
+    while start < n_t:
+        last = start + window_steps >= n_t
+        steps = min(window_steps, n_t - start)
+        commit = steps if last else commit_steps
+        out.append(_Window(len(out), start, steps, commit, last))
+        start += commit
+    return out
+
+
+def _planning_arrays(
+    inputs: DispatchInputs, forecast: Forecast | None
+) -> tuple[FloatArray, FloatArray]:
+    avail, load = inputs.available_mw, inputs.load_mw
+    if forecast is None:
+        return avail, load
+    if forecast.available_mw is not None:
+        f_avail = np.asarray(forecast.available_mw, dtype=np.float64)
+        if f_avail.shape != avail.shape:
+            raise InputError(
+                f"forecast.available_mw: shape {f_avail.shape}, expected {avail.shape} "
+                "(one row per generator, one column per interval)"
+            )
+        avail = f_avail
+    if forecast.load_mw is not None:
+        f_load = np.asarray(forecast.load_mw, dtype=np.float64)
+        if f_load.shape != load.shape:
+            raise InputError(f"forecast.load_mw: shape {f_load.shape}, expected {load.shape}")
+        load = f_load
+    for name, arr in (("forecast.available_mw", avail), ("forecast.load_mw", load)):
+        if not np.isfinite(arr).all() or (arr.size and arr.min() < 0):
+            raise InputError(f"{name}: values must be finite and ≥ 0; fill gaps first")
+    return avail, load
+
+
+def _final_end(b: BatteryUnit) -> EndSoc:
+    """The period's end condition as a window's: ``cyclic`` means the period's initial soc."""
+    return b.soc_initial_pu if b.end_soc == "cyclic" else b.end_soc
+
+
+@dataclass(frozen=True)
+class _Requirement:
+    """A flexible load's share of one window."""
+
+    load: int
+    """Index into ``inputs.flexible_loads``."""
+    release: int
+    deadline: int
+    """Window-relative, ``[release, deadline)`` within the real steps."""
+    low_mwh: float
+    high_mwh: float
+
+
+def _requirements(
+    inputs: DispatchInputs, w: _Window, remaining_mwh: FloatArray
+) -> tuple[list[_Requirement], list[str]]:
+    dt_h = inputs.interval_h
+    end = w.start + w.steps
+    out: list[_Requirement] = []
+    notes: list[str] = []
+    for i, f in enumerate(inputs.flexible_loads):
+        left = float(remaining_mwh[i])
+        if f.release_step >= end or f.deadline_step <= w.start or left <= _ENERGY_TOL_MWH:
+            continue
+        release = max(f.release_step - w.start, 0)
+        deadline = min(f.deadline_step - w.start, w.steps)
+        fits = f.p_max_mw * (deadline - release) * dt_h
+        if f.deadline_step <= end:
+            low = high = left
+        else:
+            steps_left = f.deadline_step - max(f.release_step, w.start)
+            low, high = left * (deadline - release) / steps_left, left
+        if low > fits * (1 + 1e-9) + _ENERGY_TOL_MWH:
+            notes.append(
+                f"flexible load {f.name!r}: {low - fits:.6g} MWh do not fit what is left of "
+                "its window under its power cap (an earlier window fell back to the rules, or "
+                "the load never fitted) and stay unserved"
+            )
+        out.append(_Requirement(i, release, deadline, min(low, fits), min(high, fits)))
+    return out, notes
+
+
+def _pad(values: FloatArray, width: int, fill: float = 0.0) -> FloatArray:
+    """Pad the last axis of ``values`` to ``width`` with ``fill``."""
+    missing = width - values.shape[-1]
+    if missing <= 0:
+        return values
+    pad = [(0, 0)] * (values.ndim - 1) + [(0, missing)]
+    return np.pad(values, pad, constant_values=fill)
+
+
+def _window_index(inputs: DispatchInputs, w: _Window, width: int) -> pd.DatetimeIndex | None:
+    if inputs.index_utc is None:
+        return None
+    step = pd.Timedelta(hours=inputs.interval_h)
+    return pd.date_range(inputs.index_utc[w.start], periods=width, freq=step)
+
+
+def _window_inputs(
+    inputs: DispatchInputs,
+    w: _Window,
+    *,
+    width: int,
+    avail: FloatArray,
+    load: FloatArray,
+    soe_mwh: FloatArray,
+    flexible: tuple[FlexibleLoad, ...],
+) -> DispatchInputs:
+    """Inputs of one window, ``width`` steps (padded when the window is short)."""
+    sl = slice(w.start, w.start + w.steps)
+
+    def series(values: FloatArray) -> FloatArray:
+        part = values[sl]
+        return _pad(part, width, float(part[-1]))
+
+    batteries = tuple(
+        replace(
+            b,
+            soc_initial_pu=float(np.clip(soe_mwh[i] / b.e_mwh, b.soc_min_pu, b.soc_max_pu)),
+            end_soc=_final_end(b) if w.last else "free",
+        )
+        for i, b in enumerate(inputs.batteries)
+    )
+    return DispatchInputs(
+        interval_h=inputs.interval_h,
+        load_mw=_pad(load[sl], width),
+        grid=replace(
+            inputs.grid,
+            import_price_cny_per_kwh=series(inputs.import_price_cny_per_kwh),
+            export_price_cny_per_kwh=series(inputs.export_price_cny_per_kwh),
+            ef_kgco2_per_kwh=series(inputs.ef_kgco2_per_kwh),
+        ),
+        generators=tuple(
+            replace(g, available_mw=_pad(avail[j, sl], width))
+            for j, g in enumerate(inputs.generators)
+        ),
+        batteries=batteries,
+        flexible_loads=flexible,
+        index_utc=_window_index(inputs, w, width),
+        carbon_price_cny_per_tco2=inputs.carbon_price_cny_per_tco2,
+    )
+
+
+def _slots(
+    inputs: DispatchInputs, reqs: list[_Requirement], n_slots: int, width: int
+) -> tuple[FlexibleLoad, ...]:
+    """The window's flexible-load slots; bounds outside each load's window are set later."""
+    out = []
+    for k in range(n_slots):
+        if k < len(reqs):
+            r = reqs[k]
+            p_max = inputs.flexible_loads[r.load].p_max_mw
+            out.append(FlexibleLoad(f"slot-{k}", 0, width, energy_mwh=r.high_mwh, p_max_mw=p_max))
+        else:
+            out.append(FlexibleLoad(f"slot-{k}", 0, width, energy_mwh=0.0, p_max_mw=0.0))
+    return tuple(out)
+
+
+def _restrict(problem: DispatchProblem, w: _Window, reqs: list[_Requirement]) -> None:
+    """Bounds the window's inputs cannot express, set directly on the HiGHS model."""
+    lp = problem.lp
+    col_upper = lp.col_upper.copy()
+    row_lower = lp.row_lower.copy()
+    row_upper = lp.row_upper.copy()
+    v = lp.variables
+    changed_cols: list[IntArray] = []
+    flex = v["flex-p"]
+    rows = lp.constraints["flex-energy"]
+    for k in range(flex.shape[0]):
+        outside = np.ones(flex.shape[1], dtype=bool)
+        if k < len(reqs):
+            r = reqs[k]
+            outside[r.release : r.deadline] = False
+            row_lower[rows[k]], row_upper[rows[k]] = r.low_mwh, r.high_mwh
+        changed_cols.append(flex[k, outside])
+    if w.steps < v["grid-import"].size:
+        pad = slice(w.steps, None)
+        for name in ("grid-import", "grid-export", "battery-charge", "battery-discharge"):
+            changed_cols.append(v[name][..., pad].reshape(-1))
+    cols = np.concatenate([c.reshape(-1) for c in changed_cols]) if changed_cols else None
+    h = problem.highs
+    if cols is not None and cols.size:
+        cols = cols[cols >= 0]
+        col_upper[cols] = 0.0
+        h.changeColsBounds(
+            cols.size, cols.astype(np.int32), lp.col_lower[cols], np.zeros(cols.size)
+        )
+    if rows.size:
+        idx = rows.reshape(-1)
+        h.changeRowsBounds(  # type: ignore[attr-defined]
+            idx.size, idx.astype(np.int32), row_lower[idx], row_upper[idx]
+        )
+    problem.lp = replace(lp, col_upper=col_upper, row_lower=row_lower, row_upper=row_upper)
+
+
+def _stopped(outcome: SolveOutcome, time_limit_s: float | None) -> str:
+    limit = "" if time_limit_s is None else f" (time limit {time_limit_s:g} s)"
+    return f"HiGHS stopped with status {outcome.status!r}{limit} without an optimal plan"
+
+
+def _span(inputs: DispatchInputs, w: _Window) -> str:
+    if inputs.index_utc is None:
+        return f"steps [{w.start}, {w.start + w.steps})"
+    first = inputs.index_utc[w.start].tz_convert(LOCAL_TZ)
+    return f"from {first:%Y-%m-%d %H:%M} (Asia/Shanghai), {w.steps} steps"
+
+
+def rolling_dispatch(
+    inputs: DispatchInputs,
+    *,
+    window_steps: int,
+    commit_steps: int,
+    objective: Objective = "cost",
+    time_limit_s: float | None = None,
+    forecast: Forecast | None = None,
+) -> DispatchResult:
+    """Plan ``inputs`` window by window on one HiGHS model (see the module docstring).
+
+    Parameters
+    ----------
+    inputs : DispatchInputs
+        The whole period, as realised.
+    window_steps : int
+        Intervals each window plans (≥ 1); a window as long as the period is one solve.
+    commit_steps : int
+        Intervals of each plan that are kept (1 … ``window_steps``).
+    objective : {"cost", "carbon", "cost+carbon", "green"}
+    time_limit_s : float, optional
+        HiGHS time limit of each window's solve. [s]
+    forecast : Forecast, optional
+        Available output and fixed load to plan on; ``inputs`` then settle the committed steps.
+
+    Returns
+    -------
+    DispatchResult
+        ``method="lp-rolling"``; ``diagnosis`` is set when a window fell back to the rules.
+    """
+    n_t, dt_h = inputs.n_steps, inputs.interval_h
+    window_steps = _whole("window_steps", window_steps)
+    commit_steps = _whole("commit_steps", commit_steps)
+    if window_steps < 1:
+        raise InputError(f"window_steps: {window_steps!r}; use a whole number of intervals ≥ 1")
+    if not 1 <= commit_steps <= window_steps:
+        raise InputError(
+            f"commit_steps: {commit_steps!r}; use a whole number from 1 to window_steps "
+            f"({window_steps}): a window cannot commit more than it plans"
+        )
+    if inputs.green_target_pu is not None:
+        raise InputError(
+            "green_target_pu: a green-match target over a period cannot be split across "
+            "rolling windows; use dispatch() for the whole period, or drop the target"
+        )
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise InputError(f"time_limit_s: {time_limit_s!r}; use a positive number of seconds")
+    plan_avail, plan_load = _planning_arrays(inputs, forecast)
+    width = min(window_steps, n_t)
+    windows = _windows(n_t, width, min(commit_steps, width))
+
+    n_g, n_b, n_f = len(inputs.generators), len(inputs.batteries), len(inputs.flexible_loads)
+    plan = _Plan(
+        gen=np.zeros((n_g, n_t)),
+        charge=np.zeros((n_b, n_t)),
+        discharge=np.zeros((n_b, n_t)),
+        soe=np.zeros((n_b, n_t)),
+        imp=np.zeros(n_t),
+        exp=np.zeros(n_t),
+        flex=np.zeros((n_f, n_t)),
+        unserved=np.zeros(n_t),
+    )
+    release = np.array([f.release_step for f in inputs.flexible_loads], dtype=np.int64)
+    deadline = np.array([f.deadline_step for f in inputs.flexible_loads], dtype=np.int64)
+    starts = np.array([w.start for w in windows], dtype=np.int64)[:, np.newaxis]
+    ends = starts + np.array([w.steps for w in windows], dtype=np.int64)[:, np.newaxis]
+    n_slots = int(((release < ends) & (deadline > starts)).sum(axis=1).max(initial=0))
+
+    soe_now = np.array([b.soc_initial_pu * b.e_mwh for b in inputs.batteries], dtype=np.float64)
+    remaining = np.array([f.energy_mwh for f in inputs.flexible_loads], dtype=np.float64)
+    problem: DispatchProblem | None = None
+    notes: list[str] = []
+    fallbacks: list[str] = []
+    solve_time_s = 0.0
+    simultaneous = 0
+    for w in windows:
+        reqs, req_notes = _requirements(inputs, w, remaining)
+        notes.extend(req_notes)
+        win = _window_inputs(
+            inputs,
+            w,
+            width=width,
+            avail=plan_avail,
+            load=plan_load,
+            soe_mwh=soe_now,
+            flexible=_slots(inputs, reqs, n_slots, width),
+        )
+        if problem is None:
+            problem = build_problem(win, objective)
+        else:
+            update_problem(problem, win)
+        _restrict(problem, w, reqs)
+        outcome = problem.run(time_limit_s=time_limit_s)
+        solve_time_s += outcome.solve_time_s
+        m = w.commit
+        sl = slice(w.start, w.start + m)
+        if outcome.optimal and outcome.col_value is not None:
+            x = outcome.col_value
+            netted = net_simultaneous(
+                win,
+                generator_p_mw=problem.values("generator-p", x),
+                battery_charge_mw=problem.values("battery-charge", x),
+                battery_discharge_mw=problem.values("battery-discharge", x),
+                grid_import_mw=problem.values("grid-import", x),
+                grid_export_mw=problem.values("grid-export", x),
+            )
+            charge, discharge = netted.battery_charge_mw[:, :m], netted.battery_discharge_mw[:, :m]
+            simultaneous += int(
+                (np.minimum(charge, discharge) > 1e-9).sum()  # committed steps only
+            )
+            soe = problem.values("battery-soe", x)[:, :m]
+            slot_flex = problem.values("flex-p", x)[:, :m]
+            flex = np.zeros((n_f, m))
+            for k, r in enumerate(reqs):
+                flex[r.load] = slot_flex[k]
+            plan.charge[:, sl], plan.discharge[:, sl], plan.soe[:, sl] = charge, discharge, soe
+            plan.flex[:, sl] = flex
+            if forecast is None:
+                plan.gen[:, sl] = netted.generator_p_mw[:, :m]
+                plan.imp[sl] = netted.grid_import_mw[:m]
+                plan.exp[sl] = netted.grid_export_mw[:m]
+            else:
+                _settle(inputs, plan, sl)
+        else:
+            reason = (
+                diagnose(_diagnosis_inputs(win, w, reqs, inputs)).message
+                if outcome.infeasible
+                else _stopped(outcome, time_limit_s)
+            )
+            fallbacks.append(f"window {w.number} ({_span(inputs, w)}): {reason}")
+            rules = rule_dispatch(_rule_inputs(inputs, w, reqs, soe_now), objective)
+            plan.gen[:, sl] = rules.generator_p_mw[:, :m]
+            plan.charge[:, sl] = rules.battery_charge_mw[:, :m]
+            plan.discharge[:, sl] = rules.battery_discharge_mw[:, :m]
+            plan.soe[:, sl] = rules.battery_soe_mwh[:, :m]
+            plan.imp[sl] = rules.grid_import_mw[:m]
+            plan.exp[sl] = rules.grid_export_mw[:m]
+            plan.unserved[sl] = rules.unserved_mw[:m]
+            for k, r in enumerate(reqs):
+                plan.flex[r.load, sl] = rules.flex_p_mw[k, :m]
+        if n_b:
+            soe_now = plan.soe[:, w.start + m - 1].copy()
+        if n_f:
+            remaining = remaining - plan.flex[:, sl].sum(axis=1) * dt_h
+            remaining[np.abs(remaining) <= _ENERGY_TOL_MWH] = 0.0
+
+    flex_short = np.maximum(remaining, 0.0)
+    hours = width * dt_h
+    notes.insert(
+        0,
+        f"rolling horizon: {len(windows)} window(s) of {width} steps ({hours:g} h), committing "
+        f"{min(commit_steps, width)} each (the last commits the rest); one HiGHS model built "
+        f"and updated in place {len(windows) - 1} time(s)",
+    )
+    if fallbacks:
+        notes.append(f"{len(fallbacks)} window(s) fell back to the rules: " + "; ".join(fallbacks))
+    if simultaneous:
+        notes.append(
+            f"{simultaneous} committed interval(s) charge and discharge one battery at once: "
+            "stored energy had to be destroyed to reach a fixed end state"
+        )
+    if forecast is not None:
+        notes.append(
+            "planned on the forecast, settled on realised data: the grid and curtailment close "
+            "the balance, batteries and flexible loads follow the plan"
+        )
+    if plan.unserved.any():
+        notes.append(f"{plan.unserved.sum() * dt_h:.6g} MWh of load left unserved")
+    if flex_short.any():
+        notes.append(f"{flex_short.sum():.6g} MWh of flexible load not served by its deadline")
+    diagnosis = None
+    if fallbacks:
+        more = f" (and {len(fallbacks) - 1} more window(s))" if len(fallbacks) > 1 else ""
+        diagnosis = fallbacks[0] + more
+    status = (
+        "Optimal"
+        if not fallbacks
+        else f"Optimal in {len(windows) - len(fallbacks)} of {len(windows)} windows, "
+        f"rules in {len(fallbacks)}"
+    )
+    return make_result(
+        inputs,
+        objective,
+        method="lp-rolling",
+        generator_p_mw=plan.gen,
+        battery_charge_mw=plan.charge,
+        battery_discharge_mw=plan.discharge,
+        battery_soe_mwh=plan.soe,
+        grid_import_mw=plan.imp,
+        grid_export_mw=plan.exp,
+        flex_p_mw=plan.flex,
+        unserved_mw=plan.unserved,
+        flex_unserved_mwh=flex_short,
+        status=status,
+        solve_time_s=solve_time_s,
+        solver_objective_value=math.nan,
+        diagnosis=diagnosis,
+        notes=notes,
+    )
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"{name}: {value!r}; use a whole number of intervals")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise InputError(f"{name}: {value!r}; use a whole number of intervals") from None
+
+
+def _settle(inputs: DispatchInputs, plan: _Plan, sl: slice) -> None:
+    """Close the balance of committed steps on realised data (batteries, flex as planned)."""
+    avail = inputs.available_mw[:, sl]
+    total = avail.sum(axis=0)
+    net = (
+        total
+        - inputs.load_mw[sl]
+        - plan.flex[:, sl].sum(axis=0)
+        - plan.charge[:, sl].sum(axis=0)
+        + plan.discharge[:, sl].sum(axis=0)
+    )
+    surplus = np.maximum(net, 0.0)
+    deficit = np.maximum(-net, 0.0)
+    export = np.minimum(surplus, inputs.export_cap_mw[sl])
+    curtail = surplus - export
+    used = np.divide(total - curtail, total, out=np.zeros_like(total), where=total > 0)
+    imported = np.minimum(deficit, inputs.import_cap_mw[sl])
+    plan.gen[:, sl] = avail * used
+    plan.imp[sl] = imported
+    plan.exp[sl] = export
+    plan.unserved[sl] = deficit - imported
+
+
+def _unpadded(
+    win: DispatchInputs, w: _Window, flexible: tuple[FlexibleLoad, ...]
+) -> DispatchInputs:
+    n = w.steps
+    grid = win.grid
+    return replace(
+        win,
+        load_mw=win.load_mw[:n],
+        generators=tuple(Generator(g.name, g.source, g.available_mw[:n]) for g in win.generators),
+        grid=replace(
+            grid,
+            import_price_cny_per_kwh=win.import_price_cny_per_kwh[:n],
+            export_price_cny_per_kwh=win.export_price_cny_per_kwh[:n],
+            ef_kgco2_per_kwh=win.ef_kgco2_per_kwh[:n],
+        ),
+        flexible_loads=flexible,
+        index_utc=None if win.index_utc is None else win.index_utc[:n],
+    )
+
+
+def _real_flexible(inputs: DispatchInputs, reqs: list[_Requirement]) -> tuple[FlexibleLoad, ...]:
+    """The window's flexible loads with their own windows and required (least) energy."""
+    return tuple(
+        FlexibleLoad(
+            inputs.flexible_loads[r.load].name,
+            r.release,
+            r.deadline,
+            energy_mwh=r.low_mwh,
+            p_max_mw=inputs.flexible_loads[r.load].p_max_mw,
+        )
+        for r in reqs
+    )
+
+
+def _diagnosis_inputs(
+    win: DispatchInputs, w: _Window, reqs: list[_Requirement], inputs: DispatchInputs
+) -> DispatchInputs:
+    """What the window's LP asked, as plain inputs (real steps, least flexible energy)."""
+    return _unpadded(win, w, _real_flexible(inputs, reqs))
+
+
+def _rule_inputs(
+    inputs: DispatchInputs, w: _Window, reqs: list[_Requirement], soe_mwh: FloatArray
+) -> DispatchInputs:
+    """The window's real steps on realised data, for the rule-based fallback."""
+    sl = slice(w.start, w.start + w.steps)
+    return DispatchInputs(
+        interval_h=inputs.interval_h,
+        load_mw=inputs.load_mw[sl],
+        grid=replace(
+            inputs.grid,
+            import_price_cny_per_kwh=inputs.import_price_cny_per_kwh[sl],
+            export_price_cny_per_kwh=inputs.export_price_cny_per_kwh[sl],
+            ef_kgco2_per_kwh=inputs.ef_kgco2_per_kwh[sl],
+        ),
+        generators=tuple(replace(g, available_mw=g.available_mw[sl]) for g in inputs.generators),
+        batteries=tuple(
+            replace(
+                b,
+                soc_initial_pu=float(np.clip(soe_mwh[i] / b.e_mwh, b.soc_min_pu, b.soc_max_pu)),
+                end_soc="free",
+            )
+            for i, b in enumerate(inputs.batteries)
+        ),
+        flexible_loads=_real_flexible(inputs, reqs),
+        index_utc=None if inputs.index_utc is None else inputs.index_utc[sl],
+    )

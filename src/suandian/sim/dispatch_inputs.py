@@ -1,0 +1,374 @@
+"""Turn a simulated park into the dispatch LP's inputs (源网荷储一体化 on simulated data).
+
+One site of the park becomes one bus of :class:`~suandian.dispatch.DispatchInputs`, at a
+resolution coarser than or equal to the simulation's (series are aggregated by their mean, so
+energy is kept):
+
+- **generators**: every PV plant, wind farm and hydro plant of the site, with its simulated
+  output as the output *available* (the LP may curtail it);
+- **fixed load**: every enterprise of the site plus each data center's fixed IT load × PUE;
+- **flexible load** (算电协同): each data center's deferrable IT load × PUE, as one
+  :class:`~suandian.dispatch.FlexibleLoad` per local (Asia/Shanghai) day, named
+  ``"<data center>@<YYYY-MM-DD>"``. It must receive the day's deferrable energy between the
+  day's start (its release) and release + ``deferral_window_h`` (its deadline, cut at the end of
+  the period). Its power cap is the largest facility headroom of its window,
+  max_t (it_capacity − it_fixed_t) × PUE_t. Approximations, both stated in the docs:
+
+  * *release at the day's start*: energy that arrives late in the day may run before it
+    arrives, and energy that arrives early may not be held back the full window past the
+    day's end (with the 24 h default the class spans exactly its local day);
+  * *one scalar cap per class*: where the fixed IT load is above its window minimum, the cap
+    lets flexible and fixed IT together exceed the hall's capacity, by at most
+    (max − min fixed IT of the window) × PUE; with windows over 24 h the classes of two days
+    overlap and their caps add up.
+
+  A window shorter than a day splits the day into blocks of that length, one class each; a
+  window shorter than one interval leaves nothing to move, and the load stays fixed.
+- **batteries** of the site with their soc bounds and initial soc, ending where they started
+  (``cyclic``);
+- **grid**: the tie's import limit and export cap (a share of the available on-site output per
+  interval), the time-of-use import price of each interval from the tariff in *local* clock
+  time (the mean of the quarter-hour prices the interval covers), the tariff's export price,
+  and the site's location-based emission factor as a constant (the hourly zone mix of
+  :mod:`suandian.grid` is not used here: the LP's ``carbon`` objective then shifts load only
+  between hours of different on-site supply, not between hours of different grid intensity).
+
+:func:`dispatch_forecast` maps a *forecast* series of the same period the same way, for
+:func:`~suandian.dispatch.rolling.rolling_dispatch` to plan on while the realised series
+settles. :class:`SiteDispatch` carries a plan back to
+:func:`suandian.sim.metering.simulated_readings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from suandian.core.errors import InputError
+from suandian.core.times import LOCAL_TZ, local_day, local_hour
+from suandian.dispatch import (
+    BatteryUnit,
+    DispatchInputs,
+    DispatchResult,
+    FlexibleLoad,
+    Generator,
+    GridConnection,
+)
+from suandian.dispatch.rolling import Forecast
+from suandian.scenario.model import Park, Site
+from suandian.sim.park import ParkSeries
+
+__all__ = [
+    "SiteDispatch",
+    "dispatch_forecast",
+    "dispatch_inputs",
+    "dispatchable_sites",
+    "flexible_by_data_center",
+    "resolve_site",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+_QUARTERS_PER_HOUR = 4
+
+
+@dataclass(frozen=True)
+class SiteDispatch:
+    """A dispatch plan of one site with the inputs it was made for."""
+
+    site: str
+    inputs: DispatchInputs
+    result: DispatchResult
+
+
+def dispatchable_sites(park: Park) -> list[str]:
+    """Sites with something on them (generation, storage or load), in scenario order."""
+    used = {
+        a.site
+        for group in (
+            park.pv_plants,
+            park.wind_farms,
+            park.hydro_plants,
+            park.batteries,
+            park.data_centers,
+            park.consumers,
+        )
+        for a in group
+    }
+    return [s.id for s in park.sites if s.id in used]
+
+
+def resolve_site(park: Park, site: str | None = None) -> str:
+    """The site id a dispatch of ``park`` plans: ``site``, or the one site holding assets.
+
+    Raises :class:`InputError` for an unknown site, or when ``site`` is ``None`` and several
+    sites hold assets.
+    """
+    return _pick_site(park, site).id
+
+
+def _pick_site(park: Park, site: str | None) -> Site:
+    if site is None:
+        with_assets = dispatchable_sites(park)
+        candidates = with_assets or [s.id for s in park.sites]
+        if len(candidates) > 1:
+            which = "sites with assets" if with_assets else "sites"
+            raise InputError(
+                f"scenario {park.name} has {len(candidates)} {which} "
+                f"({', '.join(candidates)}); the dispatch LP plans one site: name it "
+                "(site=… in Python, --site on the command line)"
+            )
+        site = candidates[0]
+    try:
+        return park.site(site)
+    except KeyError:
+        known = ", ".join(s.id for s in park.sites)
+        raise InputError(f"site: {site!r} is not a site of {park.name}; sites: {known}") from None
+
+
+def _steps_per_interval(series: ParkSeries, resolution_min: int) -> int:
+    if resolution_min % series.resolution_min or 1440 % resolution_min:
+        raise InputError(
+            f"resolution_min: {resolution_min} must be a multiple of the simulation's "
+            f"{series.resolution_min} min that divides a day (e.g. 15, 30, 60)"
+        )
+    k = resolution_min // series.resolution_min
+    if len(series.index) % k:
+        raise InputError(
+            f"resolution_min: {len(series.index)} simulated intervals do not make whole "
+            f"{resolution_min}-min intervals; simulate whole days"
+        )
+    return k
+
+
+def _mean(values: npt.ArrayLike, k: int) -> FloatArray:
+    arr = np.asarray(values, dtype=np.float64)
+    return arr.reshape(-1, k).mean(axis=1) if k > 1 else arr.copy()
+
+
+@dataclass(frozen=True)
+class _SiteSeries:
+    """A site's series at the dispatch resolution."""
+
+    index: pd.DatetimeIndex
+    interval_h: float
+    generators: tuple[Generator, ...]
+    fixed_load_mw: FloatArray
+    deferrable_mw: dict[str, FloatArray]
+    """Per data center: deferrable IT × PUE."""
+    headroom_mw: dict[str, FloatArray]
+    """Per data center: (IT capacity − fixed IT) × PUE."""
+
+
+def _site_series(park: Park, series: ParkSeries, site: Site, resolution_min: int) -> _SiteSeries:
+    k = _steps_per_interval(series, resolution_min)
+    index = pd.DatetimeIndex(series.index[::k])
+    gen_cols = [a for a in series.generation_mw.columns if series.site_of.get(a) == site.id]
+    generators = tuple(
+        Generator(a, series.source_of[a], _mean(series.generation_mw[a].to_numpy(), k))
+        for a in gen_cols
+    )
+    dcs = [dc for dc in park.data_centers if dc.site == site.id]
+    dc_ids = {dc.id for dc in dcs}
+    enterprise_cols = [
+        c for c in series.load_mw.columns if series.site_of.get(c) == site.id and c not in dc_ids
+    ]
+    fixed = np.zeros(len(series.index))
+    if enterprise_cols:
+        fixed += series.load_mw[enterprise_cols].to_numpy().sum(axis=1)
+    deferrable: dict[str, FloatArray] = {}
+    headroom: dict[str, FloatArray] = {}
+    for dc in dcs:
+        frame = series.data_center[dc.id]
+        pue = frame["pue"].to_numpy()
+        it_fixed = frame["it_fixed_mw"].to_numpy()
+        fixed += it_fixed * pue
+        deferrable[dc.id] = _mean(frame["it_deferrable_mw"].to_numpy() * pue, k)
+        headroom[dc.id] = _mean(np.maximum(dc.it_capacity_mw - it_fixed, 0.0) * pue, k)
+    return _SiteSeries(
+        index=index,
+        interval_h=resolution_min / 60.0,
+        generators=generators,
+        fixed_load_mw=_mean(fixed, k),
+        deferrable_mw=deferrable,
+        headroom_mw=headroom,
+    )
+
+
+def _flexible_classes(
+    dc_id: str,
+    index: pd.DatetimeIndex,
+    interval_h: float,
+    deferrable_mw: FloatArray,
+    headroom_mw: FloatArray,
+    window_h: float,
+) -> tuple[list[FlexibleLoad], FloatArray]:
+    """Flexible classes of one data center, and the deferrable load that stays fixed."""
+    n_t = len(index)
+    window_steps = round(window_h / interval_h)
+    if window_steps < 1:
+        return [], deferrable_mw
+    days = local_day(index)
+    _, day_number = np.unique(days, return_inverse=True)
+    day_number = np.asarray(day_number).reshape(-1)
+    # Position of each step inside its local day; blocks shorter than a day split it.
+    day_start = np.flatnonzero(np.r_[True, day_number[1:] != day_number[:-1]])
+    pos = np.arange(n_t) - day_start[day_number]
+    steps_per_day = round(24.0 / interval_h)
+    block_steps = min(window_steps, steps_per_day)
+    block = day_number * steps_per_day + pos // block_steps
+    _, block_number = np.unique(block, return_inverse=True)
+    block_number = np.asarray(block_number).reshape(-1)
+    starts = np.flatnonzero(np.r_[True, block_number[1:] != block_number[:-1]])
+    ends = np.r_[starts[1:], n_t]
+    local_start = index[starts].tz_convert(LOCAL_TZ)
+    classes: list[FlexibleLoad] = []
+    for j, (first, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        energy = float(deferrable_mw[first:end].sum() * interval_h)
+        deadline = min(first + window_steps, n_t)
+        stamp = local_start[j]
+        label = f"{stamp:%Y-%m-%d}" if block_steps == steps_per_day else f"{stamp:%Y-%m-%dT%H:%M}"
+        classes.append(
+            FlexibleLoad(
+                f"{dc_id}@{label}",
+                release_step=first,
+                deadline_step=deadline,
+                energy_mwh=energy,
+                p_max_mw=float(headroom_mw[first:deadline].max()),
+            )
+        )
+    return classes, np.zeros(n_t)
+
+
+def _import_price(tariff_q: FloatArray, index: pd.DatetimeIndex, resolution_min: int) -> FloatArray:
+    """Mean of the local quarter-hour prices each interval covers. [CNY/kWh]"""
+    q0 = np.rint(local_hour(index) * _QUARTERS_PER_HOUR).astype(np.int64)
+    n_q = max(resolution_min // 15, 1)
+    prices = np.vstack([tariff_q[(q0 + i) % tariff_q.size] for i in range(n_q)])
+    return np.asarray(prices.mean(axis=0), dtype=np.float64)
+
+
+def dispatch_inputs(
+    park: Park,
+    series: ParkSeries,
+    *,
+    site: str | None = None,
+    resolution_min: int = 60,
+    carbon_price_cny_per_tco2: float = 0.0,
+) -> DispatchInputs:
+    """The dispatch LP's inputs for one site of a simulated park (see the module docstring).
+
+    Parameters
+    ----------
+    park : Park
+    series : ParkSeries
+        A simulation of ``park`` (:func:`suandian.sim.park.simulate`), whole local days.
+    site : str, optional
+        Site id; needed only when several sites hold assets.
+    resolution_min : int
+        Dispatch interval, a multiple of the simulation's that divides a day. [min]
+    carbon_price_cny_per_tco2 : float
+        For the ``cost+carbon`` objective. [CNY/tCO₂]
+
+    Raises
+    ------
+    InputError
+        For an unknown or ambiguous site, a resolution that does not fit, or a site whose grid
+        tie has no tariff (the LP needs import prices).
+    """
+    chosen = _pick_site(park, site)
+    tariff = chosen.grid.tariff
+    if tariff is None:
+        raise InputError(
+            f"site {chosen.id!r} has no tariff; dispatch needs import prices: add grid.tariff "
+            "(time-of-use periods and an export price) to the scenario"
+        )
+    s = _site_series(park, series, chosen, resolution_min)
+    fixed = s.fixed_load_mw.copy()
+    flexible: list[FlexibleLoad] = []
+    for dc in park.data_centers:
+        if dc.site != chosen.id:
+            continue
+        classes, stays_fixed = _flexible_classes(
+            dc.id,
+            s.index,
+            s.interval_h,
+            s.deferrable_mw[dc.id],
+            s.headroom_mw[dc.id],
+            dc.deferral_window_h,
+        )
+        flexible.extend(classes)
+        fixed += stays_fixed
+    batteries = tuple(
+        BatteryUnit(
+            b.id,
+            p_mw=b.p_mw,
+            e_mwh=b.e_mwh,
+            round_trip_efficiency_pu=b.round_trip_efficiency_pu,
+            soc_min_pu=b.soc_min_pu,
+            soc_max_pu=b.soc_max_pu,
+            soc_initial_pu=b.soc_initial_pu,
+            end_soc="cyclic",
+        )
+        for b in park.batteries
+        if b.site == chosen.id
+    )
+    price = _import_price(
+        np.asarray(tariff.price_by_quarter_hour(), dtype=np.float64), s.index, resolution_min
+    )
+    return DispatchInputs(
+        interval_h=s.interval_h,
+        load_mw=fixed,
+        generators=s.generators,
+        batteries=batteries,
+        flexible_loads=tuple(flexible),
+        grid=GridConnection(
+            import_price_cny_per_kwh=price,
+            export_price_cny_per_kwh=tariff.export_price_cny_per_kwh,
+            ef_kgco2_per_kwh=chosen.grid.ef_location_kgco2_per_kwh,
+            import_limit_mw=chosen.grid.import_limit_mw,
+            export_limit_share_pu=chosen.grid.export_limit_share_pu,
+        ),
+        index_utc=s.index,
+        carbon_price_cny_per_tco2=carbon_price_cny_per_tco2,
+    )
+
+
+def dispatch_forecast(
+    park: Park,
+    forecast: ParkSeries,
+    *,
+    site: str | None = None,
+    resolution_min: int = 60,
+) -> Forecast:
+    """What a planner would see: available output and fixed load of a forecast series.
+
+    ``forecast`` covers the same period as the realised series given to
+    :func:`dispatch_inputs`; flexible loads, batteries and the grid are taken as known there.
+    """
+    chosen = _pick_site(park, site)
+    s = _site_series(park, forecast, chosen, resolution_min)
+    available = (
+        np.vstack([g.available_mw for g in s.generators])
+        if s.generators
+        else np.zeros((0, len(s.index)))
+    )
+    fixed = s.fixed_load_mw.copy()
+    for dc in park.data_centers:
+        if dc.site == chosen.id and round(dc.deferral_window_h / s.interval_h) < 1:
+            fixed += s.deferrable_mw[dc.id]
+    return Forecast(available_mw=available, load_mw=fixed)
+
+
+def flexible_by_data_center(
+    inputs: DispatchInputs, result: DispatchResult
+) -> dict[str, FloatArray]:
+    """(T,) flexible power of each data center in a plan, from the class names. [MW]"""
+    out: dict[str, FloatArray] = {}
+    for i, f in enumerate(inputs.flexible_loads):
+        dc_id = f.name.split("@", 1)[0]
+        out[dc_id] = out.get(dc_id, np.zeros(inputs.n_steps)) + result.flex_p_mw[i]
+    return out
