@@ -87,7 +87,6 @@ import json
 import logging
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -98,6 +97,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module below
+from machine import machine_info
 
 if TYPE_CHECKING:
     import pypsa
@@ -626,29 +628,6 @@ def _spawn(tool: str, task: str, path: Path, repeat: int) -> dict[str, Any]:
 # --- report ---------------------------------------------------------------------------------------
 
 
-def _machine() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        nproc = os.cpu_count() or 0
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    packages = ("numpy", "pandas", "scipy", "highspy", "pypsa", "linopy", "xarray")
-    return {
-        "nproc": nproc,
-        "cpu_model": cpu,
-        "python": platform.python_version(),
-        **{p: version(p) for p in packages},
-        "platform": platform.platform(),
-    }
-
-
 def _r(x: float, digits: int = 4) -> float:
     return round(x, digits) if math.isfinite(x) else x
 
@@ -802,7 +781,9 @@ def main(argv: list[str] | None = None) -> None:
     report["peak_rss_method"] = "VmHWM of /proc/self/status of a fresh subprocess after one run"
     report["repeat"] = args.repeat
     report["pypsa_rolling_runs"] = 1
-    report["machine"] = _machine()
+    report["machine"] = machine_info(
+        ("numpy", "pandas", "scipy", "highspy", "pypsa", "linopy", "xarray")
+    )
     report["run_at_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     print(json.dumps(report, ensure_ascii=False))
     if not agree:

@@ -45,14 +45,17 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module below
+from machine import machine_info
 
 SCENARIO = "xining"
 YEAR = 2025
@@ -74,38 +77,6 @@ def _mib_from_ru_maxrss(value: int) -> float:
 
 def _peak_rss_mib() -> float:
     return _mib_from_ru_maxrss(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _machine() -> dict[str, Any]:
-    import numpy as np
-    import pandas as pd
-    import pvlib
-
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        nproc = os.cpu_count() or 0
-    return {
-        "nproc": nproc,
-        "cpu_model": _cpu_model(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "pvlib": pvlib.__version__,
-        "platform": platform.platform(),
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
-    }
 
 
 def _workload(quick: bool) -> Callable[[], Any]:
@@ -314,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         "peer_pvlib_modelchain_pv_only_seconds": round(min(peer_times), 4),
         "peer_intervals": len(peer_ac),
         "peer_clear_sky_full_load_hours": round(peer_flh, 1),
-        "machine": _machine(),
+        "machine": machine_info(("numpy", "pandas", "pvlib")),
         "run_at_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     if args.quick:

@@ -68,7 +68,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -78,6 +77,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module below
+from machine import machine_info
 
 YEAR = 2025
 START = dt.date(YEAR, 1, 1)
@@ -925,38 +927,6 @@ def _run_child(
 # --- main ---------------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _machine() -> dict[str, Any]:
-    import duckdb
-    import numpy as np
-    import pandas as pd
-
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        nproc = os.cpu_count() or 0
-    return {
-        "nproc": nproc,
-        "cpu_model": _cpu_model(),
-        "mem_total_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "duckdb": duckdb.__version__,
-        "platform": platform.platform(),
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 consumers, 30 days, small park")
@@ -1144,7 +1114,7 @@ def main(argv: list[str] | None = None) -> None:
         "chunk_meters": args.chunk_meters or "trace_period default",
         "timed_runs": 1,
         "peak_rss_method": "VmHWM of /proc/self/status of a fresh subprocess after one run",
-        "machine": _machine(),
+        "machine": machine_info(("numpy", "pandas", "duckdb")),
         "run_at_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(report, ensure_ascii=False))
