@@ -54,7 +54,7 @@ def test_run_two_days_prints_both_plans_and_writes_balanced_schedules(tmp_path: 
         "rule-based",
         "cost [CNY]",
         "grid import [MWh]",
-        "emissions (location-based) [tCO₂]",
+        "grid emissions (import × location factor) [tCO₂]",
         "green share",
         "curtailment [MWh]",
         "battery cycles",

@@ -25,7 +25,7 @@ FIGURES: dict[str, str] = {
     "cost_cny": "cost [CNY]",
     "import_mwh": "grid import [MWh]",
     "export_mwh": "grid export [MWh]",
-    "emissions_tco2": "emissions (location-based) [tCO₂]",
+    "emissions_tco2": "grid emissions (import × location factor) [tCO₂]",
     "green_share_pu": "green share (1 − import / consumption)",
     "curtailment_mwh": "curtailment [MWh]",
     "battery_cycles": "battery cycles (equivalent full)",
