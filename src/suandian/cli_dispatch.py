@@ -102,11 +102,13 @@ def plan_site(
     rolling: tuple[int, int] | None = None,
     time_limit_s: float | None = None,
     carbon_price_cny_per_tco2: float = 0.0,
+    direct_connection: bool = False,
 ) -> Comparison:
     """Dispatch one site of a simulated park, optimised and by the rules.
 
     ``rolling``: (window, commit) in intervals for a rolling horizon; ``None`` solves the whole
-    period at once.
+    period at once. ``direct_connection``: require the scenario's direct-connection shares
+    (``targets.self_consumption_min_pu`` and ``targets.onsite_green_min_pu``) over the period.
     """
     from suandian.dispatch import dispatch, rolling_dispatch, rule_dispatch
     from suandian.sim.dispatch_inputs import dispatch_inputs, resolve_site
@@ -118,6 +120,10 @@ def plan_site(
         site=site_id,
         resolution_min=resolution_min,
         carbon_price_cny_per_tco2=carbon_price_cny_per_tco2,
+        self_consumption_min_pu=(
+            park.targets.self_consumption_min_pu if direct_connection else None
+        ),
+        onsite_green_min_pu=park.targets.onsite_green_min_pu if direct_connection else None,
     )
     if rolling is None:
         optimised = dispatch(inputs, objective, time_limit_s=time_limit_s)
@@ -273,6 +279,14 @@ def dispatch_run(
         float,
         typer.Option(min=0.0, help="Carbon price for --objective cost+carbon. [CNY/tCO₂]"),
     ] = 100.0,
+    direct_connection: Annotated[
+        bool,
+        typer.Option(
+            "--direct-connection/--no-direct-connection",
+            help="Require the scenario's direct-connection (绿电直连) shares: self-consumption "
+            "and on-site green share over the period (not with --rolling).",
+        ),
+    ] = False,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory for the schedule CSV files.")
     ] = Path("suandian-out"),
@@ -312,6 +326,7 @@ def dispatch_run(
         rolling=window_commit,
         time_limit_s=time_limit,
         carbon_price_cny_per_tco2=carbon_price,
+        direct_connection=direct_connection,
     )
     index = c.inputs.index_utc
     assert index is not None

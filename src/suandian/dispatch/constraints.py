@@ -29,6 +29,19 @@ Constraints:
 - ``green-match`` (periods, only with a target g): Σ import·Δt ≤ (1 − g)·Σ (load + flex)·Δt per
   period — the whole horizon or each Asia/Shanghai day. Grid energy counts as grid when it is
   imported, even if it passes through a battery first, so storage cannot launder it into green.
+- Direct-connection compliance (绿电直连 rules; only with the shares set, per the same periods
+  as the green match). On-site use of the output is u = Σ (Σ_g p − export)·Δt: what the
+  generators deliver and the grid does not take (charging a battery from it counts as use, so
+  do the battery's losses).
+
+  * ``self-consumption`` (periods, only with s_min): u ≥ s_min · Σ Σ_g available·Δt — at
+    least the share s_min of the *available* output is used on site (curtailment does not help).
+  * ``onsite-green`` (periods, only with g_min): u − g_min · Σ Σ_f flex·Δt ≥ g_min · Σ load·Δt,
+    i.e. u ≥ g_min · consumption — on-site output covers at least g_min of the consumption.
+
+  Because battery losses count as use, a share that can only be reached by destroying energy
+  may be met by charging and discharging at once; the post-solve netting then removes that
+  and the result's notes say which share is no longer held.
 
 Objectives (per MWh of import or export; Δt turns MW into MWh):
 
@@ -92,6 +105,7 @@ __all__ = [
     "ObjectiveCoefficients",
     "define_battery_constraints",
     "define_battery_variables",
+    "define_direct_connection_constraints",
     "define_energy_balance_constraints",
     "define_flex_constraints",
     "define_flex_variables",
@@ -271,7 +285,8 @@ class AssembledLp:
 
 
 def green_periods(inputs: DispatchInputs) -> IntArray:
-    """(T,) period number of each interval for the green-match target (0, 1, …)."""
+    """(T,) period number of each interval for the green-match target and the direct-connection
+    shares (0, 1, …)."""
     if inputs.green_target_period == "day" and inputs.index_utc is not None:
         _, period = np.unique(local_day(inputs.index_utc), return_inverse=True)
         return np.asarray(period, dtype=np.int64).reshape(-1)
@@ -363,7 +378,8 @@ def define_shortfall_variables(lp: LinearProblem, inputs: DispatchInputs) -> Non
 
     ``shortfall-load`` (T,) [MW], ``shortfall-flex`` (F,) [MWh], ``shortfall-soe-low`` and
     ``shortfall-soe-high`` (B,) [MWh] below / above the end state, ``shortfall-green``
-    (periods,) [MWh] of import beyond the green target.
+    (periods,) [MWh] of import beyond the green target, ``shortfall-self-consumption`` and
+    ``shortfall-onsite-green`` (periods,) [MWh] of on-site use below the direct-connection shares.
     """
     if not lp.elastic:
         return
@@ -375,6 +391,12 @@ def define_shortfall_variables(lp: LinearProblem, inputs: DispatchInputs) -> Non
     if inputs.green_target_pu is not None:
         n_p = int(green_periods(inputs).max()) + 1
         lp.add_variables("shortfall-green", np.zeros(n_p), np.inf)
+    if inputs.self_consumption_min_pu is not None:
+        n_p = int(green_periods(inputs).max()) + 1
+        lp.add_variables("shortfall-self-consumption", np.zeros(n_p), np.inf)
+    if inputs.onsite_green_min_pu is not None:
+        n_p = int(green_periods(inputs).max()) + 1
+        lp.add_variables("shortfall-onsite-green", np.zeros(n_p), np.inf)
 
 
 # --- constraints ----------------------------------------------------------------------------------
@@ -444,6 +466,41 @@ def define_green_match_constraints(lp: LinearProblem, inputs: DispatchInputs) ->
         lp.add_terms(rows, v["shortfall-green"], -1.0)
 
 
+def define_direct_connection_constraints(lp: LinearProblem, inputs: DispatchInputs) -> None:
+    """``self-consumption`` and ``onsite-green`` (periods): the 绿电直连 shares, per period.
+
+    Both bound on-site use u = Σ (Σ_g p − export)·Δt from below: by s_min × available output
+    and by g_min × consumption (load + flexible), the flexible part moved to the left side.
+    """
+    s_min, g_min = inputs.self_consumption_min_pu, inputs.onsite_green_min_pu
+    if s_min is None and g_min is None:
+        return
+    v = lp.variables
+    dt_h = inputs.interval_h
+    period = green_periods(inputs)
+    n_p = int(period.max()) + 1
+
+    def use_rows(name: str, lower: npt.ArrayLike) -> IntArray:
+        rows = lp.add_constraints(name, lower, np.inf)
+        lp.add_terms(rows[period][np.newaxis, :], v["generator-p"], dt_h)
+        lp.add_terms(rows[period], v["grid-export"], -dt_h)
+        return rows
+
+    if s_min is not None:
+        avail_mwh = np.bincount(
+            period, weights=inputs.available_mw.sum(axis=0) * dt_h, minlength=n_p
+        )
+        rows = use_rows("self-consumption", s_min * avail_mwh)
+        if lp.has("shortfall-self-consumption"):
+            lp.add_terms(rows, v["shortfall-self-consumption"], 1.0)
+    if g_min is not None:
+        load_mwh = np.bincount(period, weights=inputs.load_mw * dt_h, minlength=n_p)
+        rows = use_rows("onsite-green", g_min * load_mwh)
+        lp.add_terms(rows[period][np.newaxis, :], v["flex-p"], -g_min * dt_h)
+        if lp.has("shortfall-onsite-green"):
+            lp.add_terms(rows, v["shortfall-onsite-green"], 1.0)
+
+
 def define_objective(lp: LinearProblem, inputs: DispatchInputs) -> None:
     """Objective coefficients of the chosen objective, throughput ε and shortfall penalties."""
     v = lp.variables
@@ -455,7 +512,8 @@ def define_objective(lp: LinearProblem, inputs: DispatchInputs) -> None:
     lp.add_cost(v["battery-discharge"], c.throughput_per_mwh * dt_h)
     if not lp.elastic:
         return
-    # Shortfalls are ranked: load ≫ flexible energy ≫ battery end states ≫ green target. Each
+    # Shortfalls are ranked: load ≫ flexible energy ≫ battery end states ≫ green target and
+    # direct-connection shares (the last three alike). Each
     # weight is at least twice the next, so the elastic optimum gives up a lower-ranked
     # requirement before a higher one (1 MWh of supply buys ≤ 1 MWh of any of them, or
     # η_c MWh of stored energy). Among load shortfalls, earlier ones cost more, so every
@@ -469,6 +527,8 @@ def define_objective(lp: LinearProblem, inputs: DispatchInputs) -> None:
         "shortfall-soe-low": 2.0,
         "shortfall-soe-high": 2.0,
         "shortfall-green": 1.0,
+        "shortfall-self-consumption": 1.0,
+        "shortfall-onsite-green": 1.0,
     }
     for name, weight in weights.items():
         if lp.has(name):
@@ -487,6 +547,7 @@ RECIPE: tuple[Define, ...] = (
     define_battery_constraints,
     define_flex_constraints,
     define_green_match_constraints,
+    define_direct_connection_constraints,
     define_objective,
 )
 """The order in which :func:`~suandian.dispatch.problem.build_problem` defines the LP."""

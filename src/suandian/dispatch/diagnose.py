@@ -2,7 +2,8 @@
 
 :func:`diagnose` first checks what needs no solver (a flexible load whose energy cannot fit
 its window under its power cap), then solves the *elastic* form of the LP: every requirement
-(load in each interval, flexible energy, battery end states, green target) may fall short at a
+(load in each interval, flexible energy, battery end states, green target, direct-connection
+shares) may fall short at a
 heavy penalty, ranked in that order: a lower-ranked requirement gives way before a higher one,
 and earlier load shortfalls cost more than later ones, so the elastic optimum serves every
 interval it can before it gives one up. The first shortfall in time is reported with the
@@ -28,7 +29,16 @@ from suandian.dispatch.problem import DispatchInputs, DispatchProblem, build_pro
 
 __all__ = ["Diagnosis", "DiagnosisKind", "diagnose"]
 
-DiagnosisKind = Literal["load", "flexible", "end-state", "green-target", "none", "solver"]
+DiagnosisKind = Literal[
+    "load",
+    "flexible",
+    "end-state",
+    "green-target",
+    "self-consumption",
+    "onsite-green",
+    "none",
+    "solver",
+]
 
 
 @dataclass(frozen=True)
@@ -123,8 +133,10 @@ _ORDER: dict[DiagnosisKind, int] = {
     "flexible": 1,
     "end-state": 2,
     "green-target": 3,
-    "none": 4,
-    "solver": 5,
+    "self-consumption": 4,
+    "onsite-green": 5,
+    "none": 6,
+    "solver": 7,
 }
 
 
@@ -205,6 +217,70 @@ def _shortfalls(problem: DispatchProblem, x: np.ndarray) -> list[Diagnosis]:
                     f"{_num(100 * best)} % of the {_num(total)} MWh consumed comes from on "
                     "site with the loads served and the end states held; lower the target or "
                     "add on-site generation or storage",
+                )
+            )
+    out.extend(_direct_connection_shortfalls(problem, x, tol_mw * dt_h))
+    return out
+
+
+def _period_text(inputs: DispatchInputs, steps: np.ndarray) -> str:
+    """``on 2025-07-01`` for an Asia/Shanghai day, else ``over <span>``."""
+    first, end = int(steps[0]), int(steps[-1]) + 1
+    if inputs.green_target_period == "day" and inputs.index_utc is not None:
+        return f"on {inputs.index_utc[first].tz_convert(LOCAL_TZ):%Y-%m-%d}"
+    return f"over {_span(inputs, first, end)}"
+
+
+def _direct_connection_shortfalls(
+    problem: DispatchProblem, x: np.ndarray, tol_mwh: float
+) -> list[Diagnosis]:
+    inputs = problem.inputs
+    dt_h = inputs.interval_h
+    period = green_periods(inputs)
+    n_p = int(period.max()) + 1
+    use_t = problem.values("generator-p", x).sum(axis=0) - problem.values("grid-export", x)
+    use = np.bincount(period, weights=use_t * dt_h, minlength=n_p)
+    flex = problem.values("flex-p", x).sum(axis=0)
+    checks: list[tuple[DiagnosisKind, float | None, np.ndarray, str, str]] = [
+        (
+            "self-consumption",
+            inputs.self_consumption_min_pu,
+            inputs.available_mw.sum(axis=0),
+            "self-consumption {ratio} % of available output {when} is below the required "
+            "{share} %: at most {got} of the {total} MWh available can be used on site",
+            "add load, flexible load or storage on site, or lower the share",
+        ),
+        (
+            "onsite-green",
+            inputs.onsite_green_min_pu,
+            inputs.load_mw + flex,
+            "on-site green share {ratio} % of consumption {when} is below the required "
+            "{share} %: on-site output covers at most {got} of the {total} MWh consumed",
+            "add on-site generation or storage, or lower the share",
+        ),
+    ]
+    out: list[Diagnosis] = []
+    for kind, share, base_t, template, fix in checks:
+        name = f"shortfall-{kind}"
+        if share is None or name not in problem.lp.variables:
+            continue
+        base = np.bincount(period, weights=base_t * dt_h, minlength=n_p)
+        short = problem.values(name, x)
+        for p in np.flatnonzero(short > tol_mwh):
+            steps = np.flatnonzero(period == p)
+            total, got = float(base[p]), float(use[p])
+            text = template.format(
+                ratio=_num(100 * (got / total if total > 0 else 1.0)),
+                when=_period_text(inputs, steps),
+                share=_num(100 * share),
+                got=_num(got),
+                total=_num(total),
+            )
+            out.append(
+                Diagnosis(
+                    kind,
+                    int(steps[-1]),
+                    f"{text} with the loads served and the end states held; {fix}",
                 )
             )
     return out

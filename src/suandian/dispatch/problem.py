@@ -196,7 +196,14 @@ class DispatchInputs:
     green_target_pu: float | None = None
     """Least share of consumption not drawn from the grid, per ``green_target_period``."""
     green_target_period: GreenPeriod = "horizon"
-    """``horizon``: over the whole run; ``day``: per Asia/Shanghai day (needs ``index_utc``)."""
+    """``horizon``: over the whole run; ``day``: per Asia/Shanghai day (needs ``index_utc``).
+    Also the period of the two direct-connection shares below."""
+    self_consumption_min_pu: float | None = None
+    """绿电直连: least share of the *available* on-site output used on site (not exported;
+    charging a battery counts as use), per ``green_target_period``."""
+    onsite_green_min_pu: float | None = None
+    """绿电直连: least share of consumption (load + flexible) covered by on-site output used on
+    site, per ``green_target_period``."""
 
     def __post_init__(self) -> None:
         _check_range("interval_h", self.interval_h, 0.0, 24.0, lo_open=True)
@@ -228,6 +235,10 @@ class DispatchInputs:
         _check_range("carbon_price_cny_per_tco2", self.carbon_price_cny_per_tco2, 0.0, 1e5)
         if self.green_target_pu is not None:
             _check_range("green_target_pu", self.green_target_pu, 0.0, 1.0)
+        for name in ("self_consumption_min_pu", "onsite_green_min_pu"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_range(name, value, 0.0, 1.0)
         if self.green_target_period not in get_args(GreenPeriod):
             raise InputError(
                 f"green_target_period: {self.green_target_period!r}; use 'horizon' or 'day'"

@@ -51,7 +51,8 @@ energy of the window; its committed steps enter the result, the window is named 
 with the diagnosis of :func:`~suandian.dispatch.diagnose`, and the result's ``diagnosis`` is
 set. A rolling run never raises for an infeasible window.
 
-Green-match targets are not split across windows: inputs with ``green_target_pu`` are refused.
+Green-match targets and direct-connection shares are not split across windows: inputs with
+``green_target_pu``, ``self_consumption_min_pu`` or ``onsite_green_min_pu`` are refused.
 """
 
 from __future__ import annotations
@@ -380,6 +381,12 @@ def rolling_dispatch(
             "green_target_pu: a green-match target over a period cannot be split across "
             "rolling windows; use dispatch() for the whole period, or drop the target"
         )
+    for name in ("self_consumption_min_pu", "onsite_green_min_pu"):
+        if getattr(inputs, name) is not None:
+            raise InputError(
+                f"{name}: a direct-connection share over a period cannot be split across "
+                "rolling windows; use dispatch() for the whole period, or drop the share"
+            )
     if time_limit_s is not None and not time_limit_s > 0:
         raise InputError(f"time_limit_s: {time_limit_s!r}; use a positive number of seconds")
     plan_avail, plan_load = _planning_arrays(inputs, forecast)

@@ -116,7 +116,10 @@ def rule_dispatch(
     used_share = np.divide(
         avail_total - curtail, avail_total, out=np.zeros(n_t), where=avail_total > 0
     )
-    notes = ["rule-based plan: no look-ahead, no prices; end states and green target not held"]
+    notes = [
+        "rule-based plan: no look-ahead, no prices; end states, green target and "
+        "direct-connection shares not held"
+    ]
     if unserved.any():
         notes.append(f"{unserved.sum() * dt_h:.6g} MWh of load left unserved")
     if flex_short.any():

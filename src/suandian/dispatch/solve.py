@@ -123,6 +123,11 @@ def _lp_result(problem: DispatchProblem, outcome: SolveOutcome) -> DispatchResul
             f"{netted.simultaneous_steps} interval(s) still charge and discharge one battery at "
             "once: stored energy had to be destroyed to reach a fixed end state"
         )
+    notes.extend(
+        _direct_connection_notes(
+            inputs, netted.generator_p_mw, netted.grid_export_mw, problem.values("flex-p", x)
+        )
+    )
     unserved = flex_short = None
     if problem.elastic:
         unserved = problem.values("shortfall-load", x)
@@ -147,6 +152,33 @@ def _lp_result(problem: DispatchProblem, outcome: SolveOutcome) -> DispatchResul
         elastic=problem.elastic,
         notes=notes,
     )
+
+
+def _direct_connection_notes(
+    inputs: DispatchInputs, gen: FloatArray, exp: FloatArray, flex: FloatArray
+) -> list[str]:
+    """Direct-connection shares that the netted plan no longer holds (see constraints.py)."""
+    dt_h = inputs.interval_h
+    period = green_periods(inputs)
+    n_p = int(period.max()) + 1
+    use = np.bincount(period, weights=(gen.sum(axis=0) - exp) * dt_h, minlength=n_p)
+    bases = (
+        ("self-consumption", inputs.self_consumption_min_pu, inputs.available_mw.sum(axis=0)),
+        ("on-site green share", inputs.onsite_green_min_pu, inputs.load_mw + flex.sum(axis=0)),
+    )
+    notes = []
+    for label, share, base_t in bases:
+        if share is None:
+            continue
+        need = share * np.bincount(period, weights=base_t * dt_h, minlength=n_p)
+        tol = 1e-6 * max(1.0, float(need.max(initial=0.0)))
+        short = int((use < need - tol).sum())
+        if short:
+            notes.append(
+                f"{label} below {100 * share:g} % in {short} period(s) after netting "
+                "simultaneous charge and discharge: the LP met it by battery losses"
+            )
+    return notes
 
 
 # --- post-solve netting ---------------------------------------------------------------------------

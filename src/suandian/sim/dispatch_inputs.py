@@ -258,6 +258,8 @@ def dispatch_inputs(
     site: str | None = None,
     resolution_min: int = 60,
     carbon_price_cny_per_tco2: float = 0.0,
+    self_consumption_min_pu: float | None = None,
+    onsite_green_min_pu: float | None = None,
 ) -> DispatchInputs:
     """The dispatch LP's inputs for one site of a simulated park (see the module docstring).
 
@@ -272,6 +274,10 @@ def dispatch_inputs(
         Dispatch interval, a multiple of the simulation's that divides a day. [min]
     carbon_price_cny_per_tco2 : float
         For the ``cost+carbon`` objective. [CNY/tCO₂]
+    self_consumption_min_pu, onsite_green_min_pu : float, optional
+        Direct-connection (绿电直连) shares over the whole period, e.g. the scenario's
+        ``targets.self_consumption_min_pu`` and ``targets.onsite_green_min_pu``; ``None``: not
+        required.
 
     Raises
     ------
@@ -334,6 +340,8 @@ def dispatch_inputs(
         ),
         index_utc=s.index,
         carbon_price_cny_per_tco2=carbon_price_cny_per_tco2,
+        self_consumption_min_pu=self_consumption_min_pu,
+        onsite_green_min_pu=onsite_green_min_pu,
     )
 
 
