@@ -83,7 +83,7 @@ from suandian.dispatch.problem import (
     update_problem,
 )
 from suandian.dispatch.rules import rule_dispatch
-from suandian.dispatch.solve import net_simultaneous
+from suandian.dispatch.solve import netted_solution
 
 __all__ = ["Forecast", "rolling_dispatch"]
 
@@ -440,14 +440,7 @@ def rolling_dispatch(
         sl = slice(w.start, w.start + m)
         if outcome.optimal and outcome.col_value is not None:
             x = outcome.col_value
-            netted = net_simultaneous(
-                win,
-                generator_p_mw=problem.values("generator-p", x),
-                battery_charge_mw=problem.values("battery-charge", x),
-                battery_discharge_mw=problem.values("battery-discharge", x),
-                grid_import_mw=problem.values("grid-import", x),
-                grid_export_mw=problem.values("grid-export", x),
-            )
+            netted = netted_solution(problem, win, x)
             charge, discharge = netted.battery_charge_mw[:, :m], netted.battery_discharge_mw[:, :m]
             simultaneous += int(
                 (np.minimum(charge, discharge) > 1e-9).sum()  # committed steps only

@@ -39,6 +39,7 @@ __all__ = [
     "check_invariants",
     "dispatch",
     "net_simultaneous",
+    "netted_solution",
     "solve",
 ]
 
@@ -109,14 +110,7 @@ def _lp_result(problem: DispatchProblem, outcome: SolveOutcome) -> DispatchResul
     assert outcome.col_value is not None
     x = outcome.col_value
     inputs = problem.inputs
-    netted = net_simultaneous(
-        inputs,
-        generator_p_mw=problem.values("generator-p", x),
-        battery_charge_mw=problem.values("battery-charge", x),
-        battery_discharge_mw=problem.values("battery-discharge", x),
-        grid_import_mw=problem.values("grid-import", x),
-        grid_export_mw=problem.values("grid-export", x),
-    )
+    netted = netted_solution(problem, inputs, x)
     notes: list[str] = []
     if netted.simultaneous_steps:
         notes.append(
@@ -195,6 +189,18 @@ class NettedFlows:
     grid_export_mw: FloatArray
     simultaneous_steps: int
     """(battery, interval) pairs that still charge and discharge at once."""
+
+
+def netted_solution(problem: DispatchProblem, inputs: DispatchInputs, x: FloatArray) -> NettedFlows:
+    """The LP solution ``x`` of ``problem`` with simultaneous flows netted (for ``inputs``)."""
+    return net_simultaneous(
+        inputs,
+        generator_p_mw=problem.values("generator-p", x),
+        battery_charge_mw=problem.values("battery-charge", x),
+        battery_discharge_mw=problem.values("battery-discharge", x),
+        grid_import_mw=problem.values("grid-import", x),
+        grid_export_mw=problem.values("grid-export", x),
+    )
 
 
 def net_simultaneous(
