@@ -103,12 +103,12 @@ def test_problem_names_its_blocks_like_pypsa() -> None:
         "battery-charge",
         "battery-discharge",
         "battery-soe",
-        "grid-import",
         "grid-export",
         "flex-p",
     }
+    assert set(problem.lp.expressions) == {"grid-import"}
     assert set(problem.lp.constraints) == {
-        "energy-balance",
+        "grid-import",
         "battery-storage",
         "battery-end",
         "flex-energy",

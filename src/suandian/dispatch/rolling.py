@@ -304,10 +304,15 @@ def _restrict(problem: DispatchProblem, w: _Window, reqs: list[_Requirement]) ->
             outside[r.release : r.deadline] = False
             row_lower[rows[k]], row_upper[rows[k]] = r.low_mwh, r.high_mwh
         changed_cols.append(flex[k, outside])
-    if w.steps < v["grid-import"].size:
+    import_rows = lp.constraints["grid-import"]
+    changed_rows = [rows.reshape(-1)]
+    if w.steps < import_rows.size:
         pad = slice(w.steps, None)
-        for name in ("grid-import", "grid-export", "battery-charge", "battery-discharge"):
+        for name in ("grid-export", "battery-charge", "battery-discharge"):
             changed_cols.append(v[name][..., pad].reshape(-1))
+        # No import in the padding: its row (import less the padded zero load) is held at 0.
+        row_upper[import_rows[pad]] = row_lower[import_rows[pad]]
+        changed_rows.append(import_rows[pad])
     cols = np.concatenate([c.reshape(-1) for c in changed_cols]) if changed_cols else None
     h = problem.highs
     if cols is not None and cols.size:
@@ -316,8 +321,8 @@ def _restrict(problem: DispatchProblem, w: _Window, reqs: list[_Requirement]) ->
         h.changeColsBounds(
             cols.size, cols.astype(np.int32), lp.col_lower[cols], np.zeros(cols.size)
         )
-    if rows.size:
-        idx = rows.reshape(-1)
+    idx = np.concatenate(changed_rows)
+    if idx.size:
         h.changeRowsBounds(  # type: ignore[attr-defined]
             idx.size, idx.astype(np.int32), row_lower[idx], row_upper[idx]
         )
