@@ -1,0 +1,558 @@
+"""The ledger's repository layer: transactions with bounded retries, row locks, lookups, the
+chain append (under the one-row head lock) and the read methods of :class:`~suandian.ledger.Ledger`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from suandian.core.errors import InputError, LedgerConflict, NotFound, StoreError
+from suandian.ledger import chain
+from suandian.ledger.domain import (
+    BundleView,
+    ChainHead,
+    ClaimView,
+    ConsumptionView,
+    DeviceView,
+    MeterReading,
+    Source,
+    Status,
+    VerifyResult,
+    utc,
+)
+from suandian.ledger.gec import GecMonth, aggregate_months, sum_by_month
+from suandian.ledger.invariants import BundleFacts, check_invariants
+from suandian.ledger.tables import (
+    AccountRow,
+    BundleRow,
+    ChainEventRow,
+    ChainHeadRow,
+    ConsumptionRow,
+    DeviceRow,
+    GenerationRow,
+    IssuanceRow,
+)
+
+__all__ = ["LedgerStore"]
+
+T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
+_B = BundleRow
+_HOUR = dt.timedelta(hours=1)
+_PAST = {"transfer": "transferred", "split": "split", "cancel": "cancelled"}
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)
+
+
+def _ids(bundle_ids: Iterable[int], field: str = "bundle_ids") -> list[int]:
+    out = list(bundle_ids)
+    if not out:
+        raise InputError(f"{field}: give at least one bundle id")
+    for b in out:
+        if isinstance(b, bool) or not isinstance(b, int):
+            raise InputError(f"{field}: {b!r} is not a bundle id (an int)")
+    if len(set(out)) != len(out):
+        dup = sorted({b for b in out if out.count(b) > 1})
+        raise InputError(f"{field}: bundle ids {dup} are given more than once")
+    return out
+
+
+def _chunks(seq: Sequence[T], n: int = 5000) -> Iterator[Sequence[T]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+class LedgerStore:
+    """Transactions, locks, lookups, the chain append and every read of the ledger."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], dt.datetime] = _now,
+        max_retries: int = 10,
+    ) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._max_retries = max_retries
+        # Account and device codes never change and are never reused: cache code ↔ id.
+        self._lock = threading.Lock()
+        self._account_ids: dict[str, tuple[int, str]] = {}
+        self._account_codes: dict[int, str] = {}
+        self._device_codes: dict[int, str] = {}
+
+    # --- transactions -------------------------------------------------------------------------
+
+    def _now(self) -> dt.datetime:
+        return utc(self._clock(), "ledger clock")
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        for attempt in range(self._max_retries + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except IntegrityError as exc:
+                raise LedgerConflict(
+                    f"the database refused the change as inconsistent ({exc.orig}); another "
+                    "operation touched the same records — read them again and retry"
+                ) from None
+            except DBAPIError as exc:
+                if attempt < self._max_retries and _retryable(exc):
+                    time.sleep(random.uniform(0.0, 0.002 * 2**attempt))
+                    continue
+                raise StoreError(f"ledger store error: {exc.orig}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn)
+        except DBAPIError as exc:
+            raise StoreError(f"ledger store error: {exc.orig}") from exc
+
+    def _append(self, conn: Connection, kind: str, payload: dict[str, Any]) -> int:
+        """Append one event; holds the chain head lock until the transaction commits."""
+        head = conn.execute(
+            select(ChainHeadRow.seq, ChainHeadRow.hash)
+            .where(ChainHeadRow.id == 1)
+            .with_for_update()
+        ).one()
+        seq, recorded = head.seq + 1, self._now()
+        digest = chain.event_hash(
+            seq=seq, kind=kind, recorded_utc=recorded, payload=payload, prev_hash=head.hash
+        )
+        conn.execute(
+            insert(ChainEventRow).values(
+                seq=seq,
+                kind=kind,
+                recorded_utc=recorded,
+                payload_json=chain.canonical_json(payload),
+                prev_hash=head.hash,
+                hash=digest,
+            )
+        )
+        conn.execute(update(ChainHeadRow).where(ChainHeadRow.id == 1).values(seq=seq, hash=digest))
+        return int(seq)
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    def _account(self, conn: Connection, code: str, field: str = "account") -> tuple[int, str]:
+        """(id, kind) of account ``code``."""
+        hit = self._account_ids.get(code)
+        if hit is not None:
+            return hit
+        row = conn.execute(
+            select(AccountRow.id, AccountRow.kind).where(AccountRow.code == code)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"{field}: account {code!r} does not exist; create it first")
+        with self._lock:
+            self._account_ids[code] = (row.id, row.kind)
+            self._account_codes[row.id] = code
+        return row.id, row.kind
+
+    def _codes(self, conn: Connection) -> tuple[dict[int, str], dict[int, str]]:
+        accounts = dict(conn.execute(select(AccountRow.id, AccountRow.code)).all())
+        devices = dict(conn.execute(select(DeviceRow.id, DeviceRow.code)).all())
+        return accounts, devices
+
+    def _device(self, conn: Connection, code: str, *, lock: bool = False) -> Row[Any]:
+        stmt = select(DeviceRow).where(DeviceRow.code == code)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).one_or_none()
+        if row is None:
+            raise NotFound(f"device {code!r} does not exist; register it first")
+        return row
+
+    def _lock_bundles(self, conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
+        """The bundles, locked in id order (a fixed order: concurrent callers cannot deadlock)."""
+        rows = conn.execute(
+            select(_B).where(_B.id.in_(ids)).order_by(_B.id).with_for_update()
+        ).all()
+        if len(rows) != len(ids):
+            found = {r.id for r in rows}
+            missing = [i for i in ids if i not in found]
+            raise NotFound(f"bundle {missing[0]} does not exist (unknown ids: {missing})")
+        return list(rows)
+
+    def _require_active(
+        self, conn: Connection, rows: Iterable[Row[Any]], *, verb: str, owner_id: int, owner: str
+    ) -> None:
+        now = self._now()
+        for r in rows:
+            if r.status != Status.ACTIVE:
+                raise LedgerConflict(
+                    f"bundle {r.id}: cannot {verb} it: it is {r.status}; only active bundles "
+                    f"can be {_PAST[verb]}"
+                )
+            if r.owner_id != owner_id:
+                holder = self._account_codes.get(r.owner_id) or _code_of(conn, r.owner_id)
+                raise LedgerConflict(
+                    f"bundle {r.id}: cannot {verb} it: it belongs to account {holder!r}, not "
+                    f"{owner!r}; only the owner's account can"
+                )
+            if r.expires_utc <= now:
+                raise LedgerConflict(
+                    f"bundle {r.id}: cannot {verb} it: it expired at {r.expires_utc.isoformat()}"
+                )
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get_bundle(self, bundle_id: int) -> BundleView:
+        def op(conn: Connection) -> BundleView:
+            row = conn.execute(select(_B).where(_B.id == bundle_id)).one_or_none()
+            if row is None:
+                raise NotFound(f"bundle {bundle_id} does not exist")
+            return _bundle_view(row, *self._codes(conn))
+
+        return self._read(op)
+
+    def bundles_of(self, account: str, status: Status | str | None = None) -> list[BundleView]:
+        """Bundles held by ``account`` (optionally of one status), by id."""
+        st = None if status is None else _enum(Status, status, "status")
+
+        def op(conn: Connection) -> list[BundleView]:
+            acc_id = self._account(conn, account)[0]
+            stmt = select(_B).where(_B.owner_id == acc_id).order_by(_B.id)
+            if st is not None:
+                stmt = stmt.where(_B.status == st.value)
+            codes = self._codes(conn)
+            return [_bundle_view(r, *codes) for r in conn.execute(stmt)]
+
+        return self._read(op)
+
+    def claims_for(
+        self, beneficiary: str, start_utc: dt.datetime, end_utc: dt.datetime
+    ) -> list[ClaimView]:
+        """Bundles claimed by ``beneficiary`` for consumption hours in ``[start, end)``, with
+        their device and the reference of the generation reading they were issued against."""
+        lo, hi = utc(start_utc, "start_utc"), utc(end_utc, "end_utc")
+
+        def op(conn: Connection) -> list[ClaimView]:
+            ben_id = self._account(conn, beneficiary, "beneficiary")[0]
+            accounts, devices = self._codes(conn)
+            rows = conn.execute(
+                select(_B, GenerationRow.meter_ref.label("meter_ref"))
+                .join(
+                    GenerationRow,
+                    and_(
+                        GenerationRow.device_id == _B.device_id,
+                        GenerationRow.start_utc == _B.start_utc,
+                    ),
+                )
+                .where(
+                    _B.beneficiary_id == ben_id,
+                    _B.status == Status.CLAIMED.value,
+                    _B.consumption_start_utc >= lo,
+                    _B.consumption_start_utc < hi,
+                )
+                .order_by(_B.consumption_start_utc, _B.id)
+            ).all()
+            views = {d: self._device_view(conn, d, accounts) for d in {r.device_id for r in rows}}
+            return [
+                ClaimView(
+                    bundle=_bundle_view(r, accounts, devices),
+                    device=views[r.device_id],
+                    meter_ref=r.meter_ref,
+                    claimed_utc=r.claimed_utc,
+                )
+                for r in rows
+            ]
+
+        return self._read(op)
+
+    def consumption_for(
+        self, beneficiary: str, start_utc: dt.datetime, end_utc: dt.datetime
+    ) -> list[ConsumptionView]:
+        """Metered consumption hours of ``beneficiary`` in ``[start, end)`` with Wh claimed."""
+        lo, hi = utc(start_utc, "start_utc"), utc(end_utc, "end_utc")
+
+        def op(conn: Connection) -> list[ConsumptionView]:
+            acc_id = self._account(conn, beneficiary, "beneficiary")[0]
+            claimed = _claimed_by_hour(conn, acc_id, lo, hi)
+            rows = conn.execute(
+                select(ConsumptionRow)
+                .where(
+                    ConsumptionRow.account_id == acc_id,
+                    ConsumptionRow.start_utc >= lo,
+                    ConsumptionRow.start_utc < hi,
+                )
+                .order_by(ConsumptionRow.start_utc)
+            )
+            return [
+                ConsumptionView(
+                    beneficiary,
+                    r.start_utc,
+                    r.end_utc,
+                    r.wh,
+                    claimed.get(r.start_utc, 0),
+                    r.meter_ref,
+                )
+                for r in rows
+            ]
+
+        return self._read(op)
+
+    def generation_for(
+        self, device: str, start_utc: dt.datetime, end_utc: dt.datetime
+    ) -> list[MeterReading]:
+        """Metered generation readings of ``device`` starting in ``[start, end)``."""
+        lo, hi = utc(start_utc, "start_utc"), utc(end_utc, "end_utc")
+
+        def op(conn: Connection) -> list[MeterReading]:
+            dev = self._device(conn, device)
+            rows = conn.execute(
+                select(GenerationRow)
+                .where(
+                    GenerationRow.device_id == dev.id,
+                    GenerationRow.start_utc >= lo,
+                    GenerationRow.start_utc < hi,
+                )
+                .order_by(GenerationRow.start_utc)
+            )
+            return [MeterReading(r.start_utc, r.end_utc, r.wh, r.meter_ref) for r in rows]
+
+        return self._read(op)
+
+    def device(self, code: str) -> DeviceView:
+        def op(conn: Connection) -> DeviceView:
+            accounts, _ = self._codes(conn)
+            return self._device_view(conn, self._device(conn, code).id, accounts)
+
+        return self._read(op)
+
+    def _device_view(
+        self, conn: Connection, device_no: int, accounts: dict[int, str]
+    ) -> DeviceView:
+        d = conn.execute(select(DeviceRow).where(DeviceRow.id == device_no)).one()
+        return DeviceView(
+            code=d.code,
+            device_no=d.id,
+            name=d.name,
+            source=Source(d.source),
+            capacity_mw=d.capacity_mw,
+            site=d.site,
+            zone=d.zone,
+            country=d.country,
+            commissioned_on=d.commissioned_on,
+            owner=accounts[d.owner_id],
+            emission_factor_g_per_kwh=d.emission_factor_g_per_kwh,
+            project_code=d.project_code,
+            round_trip_efficiency_pu=d.round_trip_efficiency_pu,
+        )
+
+    def head(self) -> ChainHead:
+        """The chain head: seq and hash of the last event."""
+
+        def op(conn: Connection) -> ChainHead:
+            row = conn.execute(
+                select(ChainHeadRow.seq, ChainHeadRow.hash).where(ChainHeadRow.id == 1)
+            ).one()
+            return ChainHead(row.seq, row.hash)
+
+        return self._read(op)
+
+    def events(self, *, after_seq: int = 0, limit: int | None = None) -> list[chain.StoredEvent]:
+        """Stored events with seq > ``after_seq``, in order."""
+
+        def op(conn: Connection) -> list[chain.StoredEvent]:
+            stmt = (
+                select(ChainEventRow)
+                .where(ChainEventRow.seq > after_seq)
+                .order_by(ChainEventRow.seq)
+                .limit(limit)
+            )
+            return [_stored(r) for r in conn.execute(stmt)]
+
+        return self._read(op)
+
+    def verify(self) -> VerifyResult:
+        """Recompute the hash chain; name the first event altered, missing or out of order."""
+
+        def op(conn: Connection) -> VerifyResult:
+            row = conn.execute(
+                select(ChainHeadRow.seq, ChainHeadRow.hash).where(ChainHeadRow.id == 1)
+            ).one()
+            result = conn.execution_options(yield_per=2000).execute(
+                select(ChainEventRow).order_by(ChainEventRow.seq)
+            )
+            try:
+                return chain.verify_events(
+                    (_stored(r) for r in result), ChainHead(row.seq, row.hash)
+                )
+            finally:
+                result.close()  # verification may stop early: release the server-side cursor
+
+        return self._read(op)
+
+    def audit(self) -> list[str]:
+        """Invariants rebuilt from every stored row; the problems found (empty when sound).
+
+        See :func:`suandian.ledger.invariants.check_invariants`. Reads the whole ledger: meant
+        for audits, tests and benchmarks, not for a request path.
+        """
+
+        def op(conn: Connection) -> list[str]:
+            bundles = [
+                BundleFacts(**r._mapping)
+                for r in conn.execute(
+                    select(
+                        _B.id,
+                        _B.issuance_id,
+                        _B.parent_id,
+                        _B.start_id,
+                        _B.end_id,
+                        _B.wh,
+                        _B.status,
+                        _B.beneficiary_id,
+                        _B.consumption_start_utc,
+                        _B.charge_id,
+                    )
+                )
+            ]
+            issued = conn.execute(
+                select(
+                    IssuanceRow.id,
+                    IssuanceRow.device_id,
+                    IssuanceRow.start_utc,
+                    IssuanceRow.wh,
+                    func.coalesce(GenerationRow.wh, 0),
+                ).outerjoin(
+                    GenerationRow,
+                    and_(
+                        GenerationRow.device_id == IssuanceRow.device_id,
+                        GenerationRow.start_utc == IssuanceRow.start_utc,
+                    ),
+                )
+            ).all()
+            consumption = {
+                (r.account_id, r.start_utc): r.wh
+                for r in conn.execute(
+                    select(ConsumptionRow.account_id, ConsumptionRow.start_utc, ConsumptionRow.wh)
+                )
+            }
+            return check_invariants(
+                bundles,
+                {r[0]: r[3] for r in issued},
+                [(r[1], r[2], r[3], r[4]) for r in issued],
+                consumption,
+            )
+
+        return self._read(op)
+
+    def gec_summary(
+        self, *, device: str | None = None, months: Sequence[str] | None = None
+    ) -> list[GecMonth]:
+        """The China GEC view: per device (or every device) and Shanghai month ``YYYYMM``.
+
+        Carry-over is computed from each device's first month of issuance, so a month's
+        figures do not depend on which months are asked for.
+        """
+
+        def op(conn: Connection) -> list[GecMonth]:
+            stmt = select(DeviceRow).where(DeviceRow.source != Source.STORAGE.value)
+            if device is not None:
+                dev = self._device(conn, device)
+                stmt = stmt.where(DeviceRow.id == dev.id)
+            out: list[GecMonth] = []
+            for d in conn.execute(stmt.order_by(DeviceRow.id)).all():
+                rows = conn.execute(
+                    select(IssuanceRow.start_utc, IssuanceRow.wh).where(
+                        IssuanceRow.device_id == d.id, IssuanceRow.storage.is_(False)
+                    )
+                ).all()
+                by_month = sum_by_month([r.start_utc for r in rows], [r.wh for r in rows])
+                out += aggregate_months(
+                    by_month, device=d.code, project_code=d.project_code, source=Source(d.source)
+                )
+            if months is not None:
+                wanted = set(months)
+                out = [m for m in out if m.month in wanted]
+            return out
+
+        return self._read(op)
+
+
+def _enum(cls: type[E], value: str, field: str) -> E:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls.__members__.values())
+        raise InputError(f"{field}: {value!r} is not one of {allowed}") from None
+
+
+def _check_code(code: str, field: str) -> None:
+    if not isinstance(code, str) or not code.strip() or len(code) > 64:
+        raise InputError(f"{field}: {code!r} must be a non-empty string of at most 64 characters")
+
+
+def _code_of(conn: Connection, account_id: int) -> str:
+    return str(
+        conn.execute(select(AccountRow.code).where(AccountRow.id == account_id)).scalar_one()
+    )
+
+
+def _claimed_by_hour(
+    conn: Connection, account_id: int, lo: dt.datetime, hi: dt.datetime
+) -> dict[dt.datetime, int]:
+    rows = conn.execute(
+        select(_B.consumption_start_utc, func.sum(_B.wh))
+        .where(
+            _B.beneficiary_id == account_id,
+            _B.status == Status.CLAIMED.value,
+            _B.consumption_start_utc >= lo,
+            _B.consumption_start_utc < hi,
+        )
+        .group_by(_B.consumption_start_utc)
+    )
+    return {h: int(w) for h, w in rows if h is not None}
+
+
+def _stored(r: Row[Any]) -> chain.StoredEvent:
+    return chain.StoredEvent(r.seq, r.kind, r.recorded_utc, r.payload_json, r.prev_hash, r.hash)
+
+
+def _bundle_view(r: Any, accounts: dict[int, str], devices: dict[int, str]) -> BundleView:
+    return BundleView(
+        id=r.id,
+        device=devices[r.device_id],
+        issuance_id=r.issuance_id,
+        parent_id=r.parent_id,
+        start_id=r.start_id,
+        end_id=r.end_id,
+        wh=r.wh,
+        production_start_utc=r.start_utc,
+        production_end_utc=r.end_utc,
+        owner=accounts[r.owner_id],
+        status=Status(r.status),
+        source=Source(r.source),
+        country=r.country,
+        zone=r.zone,
+        emission_factor_g_per_kwh=r.emission_factor_g_per_kwh,
+        storage=r.storage,
+        issuer=accounts[r.issuer_id],
+        expires_utc=r.expires_utc,
+        beneficiary=None if r.beneficiary_id is None else accounts[r.beneficiary_id],
+        consumption_start_utc=r.consumption_start_utc,
+        consumption_end_utc=r.consumption_end_utc,
+    )
