@@ -112,8 +112,10 @@ def test_problem_names_its_blocks_like_pypsa() -> None:
         "battery-storage",
         "battery-end",
         "flex-energy",
+        "flex-group-cap",
     }
     assert problem.lp.variables["battery-soe"].shape == (1, 4)
+    assert problem.lp.constraints["flex-group-cap"].shape == (0, 4)  # no groups: no rows
 
 
 def test_inputs_copy_the_callers_arrays() -> None:

@@ -37,6 +37,10 @@ Constraints:
 - ``battery-end`` (B): soe[T−1] = soc_initial·e_mwh (``cyclic``), = end_soc·e_mwh (fixed), or
   within the soc bounds (``free``).
 - ``flex-energy`` (F): Σ_t flex·Δt = energy_mwh over the load's window.
+- ``flex-group-cap`` (groups, T): Σ_{f in group} flex[f, t] ≤ cap[t] — flexible loads that
+  share equipment (one data hall, one EV station's chargers) never draw more than it carries
+  together, even where their windows overlap. A group without members keeps its rows (empty),
+  so that the matrix does not depend on which loads are present.
 - ``green-match`` (periods, only with a target g): Σ import·Δt ≤ (1 − g)·Σ (load + flex)·Δt per
   period (import written out as above) — the whole horizon or each Asia/Shanghai day. Grid
   energy counts as grid when it is imported, even if it passes through a battery first, so
@@ -120,6 +124,7 @@ __all__ = [
     "define_direct_connection_constraints",
     "define_energy_balance_constraints",
     "define_flex_constraints",
+    "define_flex_group_constraints",
     "define_flex_variables",
     "define_generator_variables",
     "define_green_match_constraints",
@@ -501,6 +506,15 @@ def define_flex_constraints(lp: LinearProblem, inputs: DispatchInputs) -> None:
         lp.add_terms(rows, v["shortfall-flex"], 1.0)
 
 
+def define_flex_group_constraints(lp: LinearProblem, inputs: DispatchInputs) -> None:
+    """``flex-group-cap`` (groups, T): the members of each group together stay within its cap."""
+    rows = lp.add_constraints("flex-group-cap", -np.inf, inputs.flex_group_cap_mw)
+    group = inputs.flex_group_of
+    members = group >= 0
+    if members.any():
+        lp.add_terms(rows[group[members]], lp.variables["flex-p"][members], 1.0)
+
+
 def define_green_match_constraints(lp: LinearProblem, inputs: DispatchInputs) -> None:
     """``green-match`` (periods): imported ≤ (1 − target) × consumed energy, per period."""
     if inputs.green_target_pu is None:
@@ -602,6 +616,7 @@ RECIPE: tuple[Define, ...] = (
     define_energy_balance_constraints,
     define_battery_constraints,
     define_flex_constraints,
+    define_flex_group_constraints,
     define_green_match_constraints,
     define_direct_connection_constraints,
     define_objective,

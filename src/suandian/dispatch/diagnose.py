@@ -1,13 +1,12 @@
 """Why a dispatch plan is infeasible, said in words and numbers.
 
 :func:`diagnose` first checks what needs no solver (a flexible load whose energy cannot fit
-its window under its power cap), then solves the *elastic* form of the LP: every requirement
-(load in each interval, flexible energy, battery end states, green target, direct-connection
-shares) may fall short at a
-heavy penalty, ranked in that order: a lower-ranked requirement gives way before a higher one,
-and earlier load shortfalls cost more than later ones, so the elastic optimum serves every
-interval it can before it gives one up. The first shortfall in time is reported with the
-numbers that explain it, for example::
+its window under its power cap and its group's shared cap), then solves the *elastic* form of
+the LP: every requirement (load in each interval, flexible energy, battery end states, green
+target, direct-connection shares) may fall short at a heavy penalty, ranked in that order: a
+lower-ranked requirement gives way before a higher one, and earlier load shortfalls cost more
+than later ones, so the elastic optimum serves every interval it can before it gives one up.
+The first shortfall in time is reported with the numbers that explain it, for example::
 
     load 72 MW at 2025-01-15 19:00 (Asia/Shanghai) exceeds import limit 60 MW + available
     generation 3 MW + battery 0 MW (0 MWh stored above its minimum): 9 MW cannot be served
@@ -89,8 +88,25 @@ def _span(inputs: DispatchInputs, first: int, end: int) -> str:
 def diagnose(inputs: DispatchInputs) -> Diagnosis:
     """Find the first requirement of ``inputs`` that no plan can meet, and say why."""
     dt_h = inputs.interval_h
-    for f in inputs.flexible_loads:
+    group_cap = inputs.flex_group_cap_mw
+    for f, g in zip(inputs.flexible_loads, inputs.flex_group_of.tolist(), strict=True):
+        window = slice(f.release_step, f.deadline_step)
         fits_mwh = f.p_max_mw * (f.deadline_step - f.release_step) * dt_h
+        if g >= 0:
+            shared = np.minimum(group_cap[g, window], f.p_max_mw)
+            group_mwh = float(shared.sum() * dt_h)
+            if group_mwh < fits_mwh and f.energy_mwh > group_mwh * (1 + 1e-9) + 1e-9:
+                name = inputs.flex_groups[g].name
+                return Diagnosis(
+                    "flexible",
+                    f.deadline_step - 1,
+                    f"flexible load {f.name!r} needs {_num(f.energy_mwh)} MWh inside "
+                    f"{_span(inputs, f.release_step, f.deadline_step)}, but group {name!r} "
+                    f"caps its members at {_num(float(group_cap[g, window].min()))}–"
+                    f"{_num(float(group_cap[g, window].max()))} MW together there, so at most "
+                    f"{_num(group_mwh)} MWh fit even with the group's other loads idle; raise "
+                    f"group {name!r}'s cap, widen the window or lower the energy",
+                )
         if f.energy_mwh > fits_mwh * (1 + 1e-9) + 1e-9:
             return Diagnosis(
                 "flexible",
@@ -153,10 +169,16 @@ def _shortfalls(problem: DispatchProblem, x: np.ndarray) -> list[Diagnosis]:
         out.append(_load_message(problem, x, int(late[0]), float(load_short[late[0]])))
 
     flex = problem.values("flex-p", x)
+    group = inputs.flex_group_of
     for i, f in enumerate(inputs.flexible_loads):
         short = float(problem.values("shortfall-flex", x)[i])
         if short > tol_mw * dt_h:
             got = float(flex[i].sum() * dt_h)
+            why = (
+                _group_text(inputs, flex, i, int(group[i]))
+                if group[i] >= 0
+                else "the import limit, generation and storage allow no more then"
+            )
             out.append(
                 Diagnosis(
                     "flexible",
@@ -164,8 +186,7 @@ def _shortfalls(problem: DispatchProblem, x: np.ndarray) -> list[Diagnosis]:
                     f"flexible load {f.name!r} can receive only {_num(got)} of its "
                     f"{_num(f.energy_mwh)} MWh inside "
                     f"{_span(inputs, f.release_step, f.deadline_step)} once the fixed load is "
-                    "served: the import limit, generation and storage allow no more then; "
-                    "widen the window or lower the energy",
+                    f"served: {why}; widen the window or lower the energy",
                 )
             )
 
@@ -221,6 +242,25 @@ def _shortfalls(problem: DispatchProblem, x: np.ndarray) -> list[Diagnosis]:
             )
     out.extend(_direct_connection_shortfalls(problem, x, tol_mw * dt_h))
     return out
+
+
+def _group_text(inputs: DispatchInputs, flex: np.ndarray, i: int, g: int) -> str:
+    """Why a grouped flexible load falls short: its group's cap, and what others take of it."""
+    f = inputs.flexible_loads[i]
+    window = slice(f.release_step, f.deadline_step)
+    cap = inputs.flex_group_cap_mw[g, window]
+    members = np.flatnonzero(inputs.flex_group_of == g)
+    others = members[members != i]
+    taken = float(flex[others][:, window].sum() * inputs.interval_h) if others.size else 0.0
+    full = int((flex[members][:, window].sum(axis=0) >= cap - 1e-6).sum())
+    name = inputs.flex_groups[g].name
+    return (
+        f"group {name!r} caps its members at {_num(float(cap.min()))}–{_num(float(cap.max()))} "
+        f"MW together ({_num(float(cap.sum() * inputs.interval_h))} MWh over the window, "
+        f"{_num(taken)} MWh of it taken by the group's other loads, the cap reached in "
+        f"{full} of {cap.size} intervals), or the import limit, generation and storage "
+        f"allow no more then; raise group {name!r}'s cap"
+    )
 
 
 def _period_text(inputs: DispatchInputs, steps: np.ndarray) -> str:

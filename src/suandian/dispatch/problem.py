@@ -10,10 +10,11 @@ the assembled CSC matrix to HiGHS in one ``passModel`` call. No modelling layer,
 
 The matrix depends only on the shape of the park (numbers of steps, generators, batteries;
 interval length; efficiencies; the windows of the flexible loads, whose columns exist only
-inside them; green-target periods). What else changes from one rolling-horizon window to the
-next (available output, loads, prices, caps, initial state, end conditions, flexible energy)
-lives in column bounds, costs and row bounds, so :func:`update_problem` can move a built
-:class:`DispatchProblem` to new data in place.
+inside them, and the groups they share caps in; green-target periods). What else changes from
+one rolling-horizon window to the next (available output, loads, prices, caps (group caps
+too), initial state, end conditions, flexible energy) lives in column bounds, costs and row
+bounds, so :func:`update_problem` can move a built :class:`DispatchProblem` to new data in
+place.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "DispatchProblem",
     "DispatchResult",
     "EndSoc",
+    "FlexGroup",
     "FlexibleLoad",
     "Generator",
     "GreenPeriod",
@@ -139,7 +141,11 @@ class GridConnection:
 
 @dataclass(frozen=True)
 class FlexibleLoad:
-    """Deferrable compute load: ``energy_mwh`` to serve inside ``[release_step, deadline_step)``."""
+    """Deferrable load: ``energy_mwh`` to serve inside ``[release_step, deadline_step)``.
+
+    Compute batches, EV charging sessions, an electrolyzer's daily hydrogen: anything whose
+    energy is fixed but whose timing may move inside a window.
+    """
 
     name: str
     release_step: int
@@ -147,6 +153,19 @@ class FlexibleLoad:
     """Exclusive."""
     energy_mwh: float
     p_max_mw: float
+    group: str | None = None
+    """Name of a :class:`FlexGroup` of ``DispatchInputs.flex_groups`` whose per-interval cap the
+    load shares with the group's other members (one data hall, one EV station); ``None``: no
+    shared cap."""
+
+
+@dataclass(frozen=True)
+class FlexGroup:
+    """Flexible loads that share equipment: together they draw at most ``cap_mw[t]``."""
+
+    name: str
+    cap_mw: FloatArray
+    """(T,) Cap on the sum of the members' power in each interval. [MW]"""
 
 
 def _series(name: str, value: npt.ArrayLike, n_t: int, *, nonneg: bool = True) -> FloatArray:
@@ -189,6 +208,8 @@ class DispatchInputs:
     generators: tuple[Generator, ...] = ()
     batteries: tuple[BatteryUnit, ...] = ()
     flexible_loads: tuple[FlexibleLoad, ...] = ()
+    flex_groups: tuple[FlexGroup, ...] = ()
+    """Shared per-interval caps of flexible loads (members name their group)."""
     index_utc: pd.DatetimeIndex | None = None
     """Interval starts (tz-aware); only used to say *when* in messages and for daily periods."""
     carbon_price_cny_per_tco2: float = 0.0
@@ -218,9 +239,18 @@ class DispatchInputs:
         object.__setattr__(self, "grid", self._checked_grid(n_t))
         for i, b in enumerate(self.batteries):
             self._check_battery(f"batteries[{i}]", b)
+        object.__setattr__(self, "flex_groups", tuple(self._checked_groups(n_t)))
+        groups = {g.name for g in self.flex_groups}
         for i, f in enumerate(self.flexible_loads):
             self._check_flexible(f"flexible_loads[{i}]", f, n_t)
-        for group in ("generators", "batteries", "flexible_loads"):
+            if f.group is not None and f.group not in groups:
+                known = ", ".join(sorted(groups)) or "none"
+                raise InputError(
+                    f"flexible_loads[{i}].group: {f.group!r} is not a group of flex_groups "
+                    f"(defined: {known}); add FlexGroup({f.group!r}, cap_mw=…) to flex_groups "
+                    "or set group=None"
+                )
+        for group in ("generators", "batteries", "flexible_loads", "flex_groups"):
             names = [x.name for x in getattr(self, group)]
             if len(set(names)) != len(names):
                 dup = next(n for n in names if names.count(n) > 1)
@@ -254,6 +284,13 @@ class DispatchInputs:
         for i, g in enumerate(self.generators):
             avail = _series(f"generators[{i}].available_mw", g.available_mw, n_t)
             out.append(replace(g, available_mw=avail))
+        return out
+
+    def _checked_groups(self, n_t: int) -> list[FlexGroup]:
+        out = []
+        for i, g in enumerate(self.flex_groups):
+            cap = _series(f"flex_groups[{i}].cap_mw ({g.name!r})", g.cap_mw, n_t)
+            out.append(replace(g, cap_mw=cap))
         return out
 
     def _checked_grid(self, n_t: int) -> GridConnection:
@@ -360,6 +397,22 @@ class DispatchInputs:
         for i, f in enumerate(self.flexible_loads):
             cap[i, f.release_step : f.deadline_step] = f.p_max_mw
         return cap
+
+    @property
+    def flex_group_of(self) -> IntArray:
+        """(F,) index into ``flex_groups`` of each flexible load's group; −1 for none."""
+        number = {g.name: j for j, g in enumerate(self.flex_groups)}
+        return np.array(
+            [-1 if f.group is None else number[f.group] for f in self.flexible_loads],
+            dtype=np.int64,
+        )
+
+    @property
+    def flex_group_cap_mw(self) -> FloatArray:
+        """(groups, T) shared cap of each flexible-load group. [MW]"""
+        if not self.flex_groups:
+            return np.zeros((0, self.n_steps))
+        return np.vstack([g.cap_mw for g in self.flex_groups])
 
 
 # --- the LP ---------------------------------------------------------------------------------------
@@ -527,7 +580,8 @@ def build_problem(
 
     The recipe (:data:`suandian.dispatch.constraints.RECIPE`) defines, in order: generator,
     battery, grid and flexible-load variables, the shortfall variables of the elastic form,
-    the energy balance, battery, flexible-load and green-match constraints, and the objective.
+    the energy balance, battery, flexible-load, flexible-group and green-match constraints, and
+    the objective.
 
     Parameters
     ----------
@@ -549,15 +603,15 @@ def update_problem(problem: DispatchProblem, inputs: DispatchInputs) -> None:
 
     Only bounds and costs change; the HiGHS object keeps its basis, so the next solve starts
     warm. Raises :class:`InputError` when ``inputs`` change the shape of the LP (number of
-    steps, generators, batteries or flexible loads, windows of flexible loads, interval
+    steps, generators, batteries or flexible loads, windows or groups of flexible loads, interval
     length, efficiencies, green-target periods); build a new problem for those.
     """
     lp = _assemble(inputs, problem.objective, elastic=problem.elastic)
     if not lp.same_structure(problem.lp):
         raise InputError(
             "update_problem: the new inputs change the LP's structure (steps, units, flexible "
-            "windows, interval, efficiencies or green periods); call build_problem for them "
-            "instead"
+            "windows or groups, interval, efficiencies or green periods); call build_problem "
+            "for them instead"
         )
     h = problem.highs
     cols = np.arange(lp.n_cols, dtype=np.int32)

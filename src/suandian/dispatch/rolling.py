@@ -18,6 +18,9 @@ each window starts warm. The matrix never changes, because every window has the 
   window. Each slot's columns span the whole window; a load in a slot gets its power cap inside
   its own window (clipped to the planning window) and an upper bound of 0 outside it, and the
   slot's energy row gets the load's requirement in this window. Unused slots are bounded to 0.
+  A slot belongs to one flexible-load group (or to none) for good, so that its term in the
+  group's ``flex-group-cap`` rows never moves: each group has its own slots, as many as its
+  loads ever overlap one window, and the window carries every group's cap (0 in padding).
 - *Energy a flexible load still needs.* The energy served in committed steps is carried; a load
   whose deadline falls inside the window must receive all that remains; a load reaching past
   the window must receive at least its pro-rata share (remaining energy × its steps inside the
@@ -74,6 +77,7 @@ from suandian.dispatch.problem import (
     DispatchProblem,
     DispatchResult,
     EndSoc,
+    FlexGroup,
     FlexibleLoad,
     Generator,
     Objective,
@@ -189,6 +193,8 @@ def _requirements(
     end = w.start + w.steps
     out: list[_Requirement] = []
     notes: list[str] = []
+    group_of = inputs.flex_group_of.tolist()
+    group_cap = inputs.flex_group_cap_mw
     for i, f in enumerate(inputs.flexible_loads):
         left = float(remaining_mwh[i])
         if f.release_step >= end or f.deadline_step <= w.start or left <= _ENERGY_TOL_MWH:
@@ -196,6 +202,9 @@ def _requirements(
         release = max(f.release_step - w.start, 0)
         deadline = min(f.deadline_step - w.start, w.steps)
         fits = f.p_max_mw * (deadline - release) * dt_h
+        if group_of[i] >= 0:
+            cap = group_cap[group_of[i], w.start + release : w.start + deadline]
+            fits = float(np.minimum(cap, f.p_max_mw).sum() * dt_h)
         if f.deadline_step <= end:
             low = high = left
         else:
@@ -204,8 +213,8 @@ def _requirements(
         if low > fits * (1 + 1e-9) + _ENERGY_TOL_MWH:
             notes.append(
                 f"flexible load {f.name!r}: {low - fits:.6g} MWh do not fit what is left of "
-                "its window under its power cap (an earlier window fell back to the rules, or "
-                "the load never fitted) and stay unserved"
+                "its window under its power cap and its group's cap (an earlier window fell "
+                "back to the rules, or the load never fitted) and stay unserved"
             )
         out.append(_Requirement(i, release, deadline, min(low, fits), min(high, fits)))
     return out, notes
@@ -267,27 +276,61 @@ def _window_inputs(
         ),
         batteries=batteries,
         flexible_loads=flexible,
+        flex_groups=tuple(FlexGroup(g.name, _pad(g.cap_mw[sl], width)) for g in inputs.flex_groups),
         index_utc=_window_index(inputs, w, width),
         carbon_price_cny_per_tco2=inputs.carbon_price_cny_per_tco2,
     )
 
 
+def _slot_groups(inputs: DispatchInputs, windows: list[_Window]) -> list[str | None]:
+    """The group of each slot: per group (ungrouped first), as many slots as its loads ever
+    overlap one window."""
+    release = np.array([f.release_step for f in inputs.flexible_loads], dtype=np.int64)
+    deadline = np.array([f.deadline_step for f in inputs.flexible_loads], dtype=np.int64)
+    starts = np.array([w.start for w in windows], dtype=np.int64)[:, np.newaxis]
+    ends = starts + np.array([w.steps for w in windows], dtype=np.int64)[:, np.newaxis]
+    overlap = (release < ends) & (deadline > starts)  # (windows, F)
+    group_of = inputs.flex_group_of
+    out: list[str | None] = []
+    for g, name in [(-1, None), *((j, x.name) for j, x in enumerate(inputs.flex_groups))]:
+        count = int(overlap[:, group_of == g].sum(axis=1).max(initial=0))
+        out.extend([name] * count)
+    return out
+
+
+def _assign(
+    inputs: DispatchInputs, reqs: list[_Requirement], slot_groups: list[str | None]
+) -> list[_Requirement | None]:
+    """Place each requirement in a free slot of its load's group."""
+    out: list[_Requirement | None] = [None] * len(slot_groups)
+    free: dict[str | None, list[int]] = {}
+    for k, g in enumerate(slot_groups):
+        free.setdefault(g, []).append(k)
+    for r in reqs:
+        k = free[inputs.flexible_loads[r.load].group].pop(0)
+        out[k] = r
+    return out
+
+
 def _slots(
-    inputs: DispatchInputs, reqs: list[_Requirement], n_slots: int, width: int
+    inputs: DispatchInputs,
+    assigned: list[_Requirement | None],
+    slot_groups: list[str | None],
+    width: int,
 ) -> tuple[FlexibleLoad, ...]:
     """The window's flexible-load slots; bounds outside each load's window are set later."""
     out = []
-    for k in range(n_slots):
-        if k < len(reqs):
-            r = reqs[k]
+    for k, (r, group) in enumerate(zip(assigned, slot_groups, strict=True)):
+        if r is not None:
             p_max = inputs.flexible_loads[r.load].p_max_mw
-            out.append(FlexibleLoad(f"slot-{k}", 0, width, energy_mwh=r.high_mwh, p_max_mw=p_max))
+            energy = r.high_mwh
         else:
-            out.append(FlexibleLoad(f"slot-{k}", 0, width, energy_mwh=0.0, p_max_mw=0.0))
+            p_max = energy = 0.0
+        out.append(FlexibleLoad(f"slot-{k}", 0, width, energy, p_max, group=group))
     return tuple(out)
 
 
-def _restrict(problem: DispatchProblem, w: _Window, reqs: list[_Requirement]) -> None:
+def _restrict(problem: DispatchProblem, w: _Window, assigned: list[_Requirement | None]) -> None:
     """Bounds the window's inputs cannot express, set directly on the HiGHS model."""
     lp = problem.lp
     col_upper = lp.col_upper.copy()
@@ -299,8 +342,8 @@ def _restrict(problem: DispatchProblem, w: _Window, reqs: list[_Requirement]) ->
     rows = lp.constraints["flex-energy"]
     for k in range(flex.shape[0]):
         outside = np.ones(flex.shape[1], dtype=bool)
-        if k < len(reqs):
-            r = reqs[k]
+        r = assigned[k]
+        if r is not None:
             outside[r.release : r.deadline] = False
             row_lower[rows[k]], row_upper[rows[k]] = r.low_mwh, r.high_mwh
         changed_cols.append(flex[k, outside])
@@ -409,11 +452,7 @@ def rolling_dispatch(
         flex=np.zeros((n_f, n_t)),
         unserved=np.zeros(n_t),
     )
-    release = np.array([f.release_step for f in inputs.flexible_loads], dtype=np.int64)
-    deadline = np.array([f.deadline_step for f in inputs.flexible_loads], dtype=np.int64)
-    starts = np.array([w.start for w in windows], dtype=np.int64)[:, np.newaxis]
-    ends = starts + np.array([w.steps for w in windows], dtype=np.int64)[:, np.newaxis]
-    n_slots = int(((release < ends) & (deadline > starts)).sum(axis=1).max(initial=0))
+    slot_groups = _slot_groups(inputs, windows)
 
     soe_now = np.array([b.soc_initial_pu * b.e_mwh for b in inputs.batteries], dtype=np.float64)
     remaining = np.array([f.energy_mwh for f in inputs.flexible_loads], dtype=np.float64)
@@ -425,6 +464,7 @@ def rolling_dispatch(
     for w in windows:
         reqs, req_notes = _requirements(inputs, w, remaining)
         notes.extend(req_notes)
+        assigned = _assign(inputs, reqs, slot_groups)
         win = _window_inputs(
             inputs,
             w,
@@ -432,13 +472,13 @@ def rolling_dispatch(
             avail=plan_avail,
             load=plan_load,
             soe_mwh=soe_now,
-            flexible=_slots(inputs, reqs, n_slots, width),
+            flexible=_slots(inputs, assigned, slot_groups, width),
         )
         if problem is None:
             problem = build_problem(win, objective)
         else:
             update_problem(problem, win)
-        _restrict(problem, w, reqs)
+        _restrict(problem, w, assigned)
         outcome = problem.run(time_limit_s=time_limit_s)
         solve_time_s += outcome.solve_time_s
         m = w.commit
@@ -453,8 +493,9 @@ def rolling_dispatch(
             soe = problem.values("battery-soe", x)[:, :m]
             slot_flex = problem.values("flex-p", x)[:, :m]
             flex = np.zeros((n_f, m))
-            for k, r in enumerate(reqs):
-                flex[r.load] = slot_flex[k]
+            for k, slot in enumerate(assigned):
+                if slot is not None:
+                    flex[slot.load] = slot_flex[k]
             plan.charge[:, sl], plan.discharge[:, sl], plan.soe[:, sl] = charge, discharge, soe
             plan.flex[:, sl] = flex
             if forecast is None:
@@ -589,6 +630,7 @@ def _unpadded(
             ef_kgco2_per_kwh=win.ef_kgco2_per_kwh[:n],
         ),
         flexible_loads=flexible,
+        flex_groups=tuple(FlexGroup(g.name, g.cap_mw[:n]) for g in win.flex_groups),
         index_utc=None if win.index_utc is None else win.index_utc[:n],
     )
 
@@ -602,6 +644,7 @@ def _real_flexible(inputs: DispatchInputs, reqs: list[_Requirement]) -> tuple[Fl
             r.deadline,
             energy_mwh=r.low_mwh,
             p_max_mw=inputs.flexible_loads[r.load].p_max_mw,
+            group=inputs.flexible_loads[r.load].group,
         )
         for r in reqs
     )
@@ -638,5 +681,6 @@ def _rule_inputs(
             for i, b in enumerate(inputs.batteries)
         ),
         flexible_loads=_real_flexible(inputs, reqs),
+        flex_groups=tuple(FlexGroup(g.name, g.cap_mw[sl]) for g in inputs.flex_groups),
         index_utc=None if inputs.index_utc is None else inputs.index_utc[sl],
     )

@@ -4,6 +4,9 @@ Per interval, in this order:
 
 1. Flexible loads are spread evenly over their windows, capped at their power limit, as
    unscheduled deferrable work arrives and runs (fixed before the loop, vectorized per load).
+   Loads of a group share its cap: taken in their listed order, each load is spread as evenly
+   as the room its group's earlier members leave allows (water filling: one level, lowered
+   where the room is less), and what does not fit is reported as unserved flexible energy.
 2. On-site generation serves the load first.
 3. A surplus charges the batteries (in their listed order, within power and room), then is
    exported up to the cap; the rest is curtailed.
@@ -28,11 +31,32 @@ __all__ = ["flex_spread_evenly", "rule_dispatch"]
 FloatArray = npt.NDArray[np.float64]
 
 
+def _fill_level(room_mw: FloatArray, energy_mwh: float, dt_h: float) -> FloatArray:
+    """Power min(level, room) per step, with the level that serves ``energy_mwh`` (or all room).
+
+    Water filling over the window: sort the room, and find the level where
+    Σ min(level, room)·Δt reaches the energy.
+    """
+    if room_mw.size == 0 or energy_mwh <= 0.0:
+        return np.zeros_like(room_mw)
+    if room_mw.sum() * dt_h <= energy_mwh:
+        return room_mw.copy()
+    r = np.sort(room_mw)
+    n = r.size
+    # Energy served with the level at r[j]: Σ_{i<j} r[i] + (n − j)·r[j], times Δt.
+    served = (np.concatenate(([0.0], np.cumsum(r)[:-1])) + (n - np.arange(n)) * r) * dt_h
+    j = int(np.searchsorted(served, energy_mwh))
+    below = float(r[:j].sum()) * dt_h
+    level = (energy_mwh - below) / ((n - j) * dt_h)
+    return np.minimum(room_mw, level)
+
+
 def flex_spread_evenly(inputs: DispatchInputs) -> tuple[FloatArray, FloatArray]:
     """Flexible loads spread evenly over their windows, capped at their power limit.
 
     That is how deferrable work runs when nobody schedules it: it arrives through the window
-    and is served as it comes, with no regard for prices or the sun.
+    and is served as it comes, with no regard for prices or the sun. Loads of a group share the
+    group's cap, in their listed order (see the module docstring).
 
     Returns
     -------
@@ -44,11 +68,20 @@ def flex_spread_evenly(inputs: DispatchInputs) -> tuple[FloatArray, FloatArray]:
     dt_h = inputs.interval_h
     flex = np.zeros((len(inputs.flexible_loads), inputs.n_steps))
     short = np.zeros(len(inputs.flexible_loads))
+    room = inputs.flex_group_cap_mw.copy()
+    group = inputs.flex_group_of
     for i, f in enumerate(inputs.flexible_loads):
+        window = slice(f.release_step, f.deadline_step)
         n = f.deadline_step - f.release_step
-        p_mw = min(f.p_max_mw, f.energy_mwh / (n * dt_h)) if n > 0 else 0.0
-        flex[i, f.release_step : f.deadline_step] = p_mw
-        short[i] = max(f.energy_mwh - p_mw * n * dt_h, 0.0)
+        if group[i] < 0:
+            p_mw = min(f.p_max_mw, f.energy_mwh / (n * dt_h)) if n > 0 else 0.0
+            flex[i, window] = p_mw
+        else:
+            g = int(group[i])
+            cap = np.minimum(np.maximum(room[g, window], 0.0), f.p_max_mw)
+            flex[i, window] = _fill_level(cap, f.energy_mwh, dt_h)
+            room[g, window] -= flex[i, window]
+        short[i] = max(f.energy_mwh - float(flex[i, window].sum()) * dt_h, 0.0)
     return flex, short
 
 

@@ -270,10 +270,11 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
 
     Checked per interval: energy balance on the bus (with unserved load), each battery's
     storage balance, every bound (available output, power limits, stored energy, import
-    limit, export cap, flexible windows), each flexible load's energy, and for an LP plan its
-    end states and green target (a rolling plan: its end states, unless a window fell back to
-    the rules). Powers are compared to ``tol`` × the largest power in play,
-    energies to ``tol`` × the largest energy. A broken invariant is a bug, not bad input.
+    limit, export cap, flexible windows, flexible groups' shared caps), each flexible load's
+    energy, and for an LP plan its end states and green target (a rolling plan: its end
+    states, unless a window fell back to the rules). Powers are compared to ``tol`` × the
+    largest power in play, energies to ``tol`` × the largest energy. A broken invariant is a
+    bug, not bad input.
     """
     n_t, dt_h = inputs.n_steps, inputs.interval_h
     problems: list[str] = []
@@ -337,6 +338,12 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
     check("grid_import_mw ≤ limit", imp > inputs.import_cap_mw + atol_p, imp)
     check("grid_export_mw ≤ cap", exp > inputs.export_cap_mw + atol_p, exp)
     check("flex_p_mw ≤ cap (0 outside window)", flex > inputs.flex_cap_mw + atol_p, flex)
+    if inputs.flex_groups:
+        group = inputs.flex_group_of
+        drawn = np.zeros((len(inputs.flex_groups), n_t))
+        np.add.at(drawn, group[group >= 0], flex[group >= 0])
+        cap = inputs.flex_group_cap_mw
+        check("flexible group ≤ its cap per interval", drawn > cap + atol_p, drawn - cap)
 
     supply = gen.sum(axis=0) + imp + d.sum(axis=0) + unserved
     demand = inputs.load_mw + flex.sum(axis=0) + c.sum(axis=0) + exp
