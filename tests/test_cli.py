@@ -83,7 +83,7 @@ def test_show_xining() -> None:
         "50 MW / 200 MWh",
         "η 90%",
         "25% within 24 h",
-        "Enterprises (20)",
+        "Enterprises (21)",
         "0.1900",
         "0.5700",
         "0.3800",
@@ -122,7 +122,7 @@ def test_validate_good_file(good_file: Path, capsys: pytest.CaptureFixture[str])
     result = runner.invoke(app, ["scenario", "validate", str(good_file)])
     assert result.exit_code == 0, result.output
     assert "is valid" in _flat(result.output)
-    assert "20 enterprise(s)" in _flat(result.output)
+    assert "21 enterprise(s)" in _flat(result.output)
 
     assert _run_main(["scenario", "validate", str(good_file)]) == 0
     assert "is valid" in _flat(capsys.readouterr().out)
@@ -237,7 +237,7 @@ def test_demo_json(
     assert plan["optimised"]["cost_cny"] <= plan["rules"]["cost_cny"]
     assert plan["optimised"]["battery_cycles"] > 0.0
     # The meters read the plan: the battery is no longer idle.
-    assert summary["readings"]["accepted"] == 27 * 2 * 96
+    assert summary["readings"]["accepted"] == 28 * 2 * 96
     with ReadingsStore(tmp_path / "data") as store:
         charge_kwh = store.dense(
             ["m-bess-nanchuan-charge"],

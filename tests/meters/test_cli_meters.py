@@ -58,13 +58,13 @@ def test_import_prints_counts_and_rejection_file(readings: Path, tmp_path: Path)
     assert "readings.rejected.csv" in text
     assert (tmp_path / "readings.rejected.csv").is_file()
     with ReadingsStore(tmp_path / "data") as store:
-        assert store.counts() == {"meters": 27, "readings": 3, "versions": 3}
+        assert store.counts() == {"meters": 28, "readings": 3, "versions": 3}
 
     again = runner.invoke(app, ["meters", "import", str(readings)])
     assert again.exit_code == 0, again.output
     assert "duplicate (unchanged) 3" in _flat(again.output)
     with ReadingsStore(tmp_path / "data") as store:
-        assert store.counts() == {"meters": 27, "readings": 3, "versions": 3}
+        assert store.counts() == {"meters": 28, "readings": 3, "versions": 3}
 
 
 def test_import_json_with_rejections_path(readings: Path, tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_import_json_with_rejections_path(readings: Path, tmp_path: Path) -> Non
     assert payload["accepted"] == 3
     assert payload["rejected"] == 2
     assert payload["rejection_file"] == str(target)
-    assert payload["store_counts"] == {"meters": 27, "readings": 3, "versions": 3}
+    assert payload["store_counts"] == {"meters": 28, "readings": 3, "versions": 3}
     assert target.is_file()
 
 
@@ -100,7 +100,7 @@ def test_list_shows_registered_meters(readings: Path) -> None:
     result = runner.invoke(app, ["meters", "list"])
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
-    assert "Meters (27)" in text
+    assert "Meters (28)" in text
     assert "m-pv-nanchuan generation nanchuan pv-nanchuan pv 125,000" in text
     assert "m-bess-nanchuan-discharge storage_discharge" in text
     assert "m-nanchuan-import grid_import nanchuan — — —" in text

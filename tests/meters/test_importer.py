@@ -223,7 +223,7 @@ def test_one_bad_row_among_ten_thousand_commits_the_rest(
     rejected = _rejections(result.rejection_file)
     assert list(rejected["row"]) == ["4321"]
     assert list(rejected["field"]) == ["kwh"]
-    assert store.counts() == {"meters": 27, "readings": 9_999, "versions": 9_999}
+    assert store.counts() == {"meters": 28, "readings": 9_999, "versions": 9_999}
 
 
 def test_importing_the_same_file_twice_changes_nothing(
@@ -265,7 +265,7 @@ def test_a_corrected_file_adds_versions_and_as_of_reads_the_old_values(
     )
     result = import_readings(store, fixed, received_utc=R2)
     assert (result.accepted, result.corrected, result.duplicate) == (1, 1, 1)
-    assert store.counts() == {"meters": 27, "readings": 3, "versions": 4}
+    assert store.counts() == {"meters": 28, "readings": 3, "versions": 4}
 
     end = T0 + 4 * QUARTER
     latest = store.dense([meter], T0, end)

@@ -14,13 +14,14 @@ from suandian.scenario import Park, load_scenario
 def test_xining_meters_and_nameplates(xining: Park) -> None:
     meters = meters_for_park(xining)
     by_id = {m.meter_id: m for m in meters}
-    assert len(by_id) == len(meters) == 27
-    # 1 PV + 1 wind, 2 battery directions, 1 data center + 20 enterprises, grid in and out.
+    assert len(by_id) == len(meters) == 28
+    # 1 PV + 1 wind, 2 battery directions, 1 data center + 20 enterprises + the electrolyzer,
+    # grid in and out.
     assert Counter(m.kind for m in meters) == {
         "generation": 2,
         "storage_charge": 1,
         "storage_discharge": 1,
-        "consumption": 21,
+        "consumption": 22,
         "grid_import": 1,
         "grid_export": 1,
     }

@@ -24,7 +24,7 @@ def test_every_meter_reads_and_the_site_balances(xining: Park, two_days: ParkSer
     readings = simulated_readings(xining, series)  # dispatch=None: no plan, an idle battery
     assert set(readings["meter_id"]) == {m.meter_id for m in meters_for_park(xining)}
     assert (readings["kwh"] >= 0).all()
-    assert len(readings) == 27 * 2 * 96
+    assert len(readings) == 28 * 2 * 96
     kwh = readings.pivot(index="start_utc", columns="meter_id", values="kwh")
     gen = kwh[["m-pv-nanchuan", "m-wind-nanchuan"]].sum(axis=1)
     load = kwh[[f"m-{c}" for c in series.load_mw.columns]].sum(axis=1)

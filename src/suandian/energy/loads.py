@@ -106,7 +106,9 @@ def consumer_profile_mw(
     - ``polysilicon``: continuous furnaces, flat with slow process noise (±4 %);
     - ``battery``: cell and material lines on two shifts (08-24 h), lighter nights and weekends;
     - ``services``: offices and facilities, working-hour peak, electric heating in winter;
-    - ``ev_charging``: morning and evening charging peaks;
+    - ``ev_charging``: morning and evening charging peaks, as sessions charge on arrival;
+    - ``electrolyzer``: a hydrogen electrolyzer run flat at its mean (no daily shape, no noise:
+      its daily energy is its mean × 24 h, which dispatch may move within the day);
     - ``other``: flat.
     """
     n = local_hour_h.size
@@ -128,12 +130,14 @@ def consumer_profile_mw(
         evening = np.exp(-0.5 * ((local_hour_h - 19.5) / 1.8) ** 2)
         shape = 0.15 + morning + 1.3 * evening
         shape = shape * (1.0 + 0.15 * slow + 0.10 * fast)
+    elif kind == "electrolyzer":
+        shape = np.ones(n)
     elif kind == "other":
         shape = 1.0 + 0.03 * slow
     else:
         raise ValueError(
             f"kind {kind!r} has no load profile; use polysilicon, battery, services, "
-            "ev_charging or other"
+            "ev_charging, electrolyzer or other"
         )
     shape = np.maximum(shape, 0.0)
     out: FloatArray = mean_mw * shape / shape.mean()

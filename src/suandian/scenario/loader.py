@@ -155,9 +155,14 @@ def _problems(err: ErrorDetails) -> list[FieldProblem]:
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, FieldPathError):
         base = _path(err["loc"])
-        prefix = "" if base == "<park>" else base + ("" if base.endswith("]") else ".")
+
+        def joined(path: str) -> str:
+            if base == "<park>":
+                return path
+            return base + (path if path.startswith("[") else "." + path)
+
         return [
-            FieldProblem(prefix + path, message, value) for path, message, value in cause.problems
+            FieldProblem(joined(path), message, value) for path, message, value in cause.problems
         ]
     return [_problem(err)]
 

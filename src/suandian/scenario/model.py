@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
+    "EV_PEAK_TO_MEAN_PU",
     "Battery",
     "Climate",
     "CloudClimate",
@@ -20,6 +21,8 @@ __all__ = [
     "ConsumerKind",
     "DataCenter",
     "DirectContract",
+    "ElectrolyzerFlexibility",
+    "EvFlexibility",
     "FieldPathError",
     "GridTie",
     "HydroPlant",
@@ -399,16 +402,125 @@ class DataCenter(_Asset):
         return self
 
 
-ConsumerKind = Literal["polysilicon", "battery", "services", "ev_charging", "other"]
+ConsumerKind = Literal["polysilicon", "battery", "services", "ev_charging", "electrolyzer", "other"]
+
+EV_PEAK_TO_MEAN_PU = 2.8
+"""Peak over mean of the ``ev_charging`` profile (``suandian.energy.loads.consumer_profile_mw``)
+without its noise: 1.45 at 19:30 over a daily mean of 0.52. The chargers must carry mean × it;
+the simulated noise (±15 % slow, ±10 % fast) may exceed it for a few intervals, and dispatch
+then caps the station's flexible charging at what the chargers leave (never below 0)."""
+
+
+class EvFlexibility(_Model):
+    """Smart charging of an EV station: sessions plugged in longer than they need to charge.
+
+    Sessions arrive as the ``ev_charging`` profile says and stay ``dwell_h``; the share
+    ``flexible_share_pu`` of them lets the station decide when, within the stay, to charge.
+    """
+
+    chargers: int = Field(ge=1, le=100_000, description="Number of charge points.")
+    charger_kw: float = Field(gt=0.0, le=1_000.0, description="Power of one charge point.")
+    dwell_h: float = Field(8.0, ge=0.5, le=24.0, description="Plug-in to departure.")
+    flexible_share_pu: Fraction = Field(
+        0.8, description="Share of sessions (energy) that accept smart charging."
+    )
+
+    @property
+    def capacity_mw(self) -> float:
+        """All chargers at full power. [MW]"""
+        return self.chargers * self.charger_kw / 1000.0
+
+
+class ElectrolyzerFlexibility(_Model):
+    """A hydrogen electrolyzer that may move its production within each local day.
+
+    It produces each Asia/Shanghai day the hydrogen of its day's energy (``mean_mw`` × 24 h)
+    and never runs below its minimum stable load, held as fixed load (an LP cannot switch the
+    stack off).
+    """
+
+    rated_mw: float = Field(gt=0.0, le=10_000.0, description="Rated stack power.")
+    min_load_pu: float = Field(
+        0.2, ge=0.0, lt=1.0, description="Minimum stable load as a share of rated power."
+    )
+
+    @property
+    def min_load_mw(self) -> float:
+        return self.min_load_pu * self.rated_mw
 
 
 class Consumer(_Asset):
-    """An enterprise of the park with its own load profile and meter."""
+    """An enterprise of the park with its own load profile and meter.
+
+    An ``ev_charging`` consumer may carry an ``ev`` block and an ``electrolyzer`` consumer an
+    ``electrolyzer`` block; dispatch then moves part of their energy (flexible load).
+    """
 
     name: str = Field(min_length=1)
     name_zh: str = ""
     kind: ConsumerKind
     mean_mw: float = Field(gt=0.0, le=10_000.0, description="Average load.")
+    ev: EvFlexibility | None = None
+    electrolyzer: ElectrolyzerFlexibility | None = None
+
+    @model_validator(mode="after")
+    def _flexibility_fits_kind(self) -> Self:
+        problems: list[tuple[str, str, object]] = []
+        if self.ev is not None and self.kind != "ev_charging":
+            problems.append(
+                (
+                    "ev",
+                    f"only an ev_charging consumer has an ev block, not a {self.kind} one; "
+                    "remove the block or set kind: ev_charging",
+                    None,
+                )
+            )
+        if self.electrolyzer is not None and self.kind != "electrolyzer":
+            problems.append(
+                (
+                    "electrolyzer",
+                    f"only an electrolyzer consumer has an electrolyzer block, not "
+                    f"a {self.kind} one; remove the block or set kind: electrolyzer",
+                    None,
+                )
+            )
+        if self.ev is not None and self.kind == "ev_charging":
+            peak_mw = self.mean_mw * EV_PEAK_TO_MEAN_PU
+            if peak_mw > self.ev.capacity_mw * (1 + 1e-9):
+                problems.append(
+                    (
+                        "ev.chargers",
+                        f"{self.ev.chargers} chargers × {self.ev.charger_kw:g} kW "
+                        f"= {self.ev.capacity_mw:g} MW cannot carry the station's uncontrolled "
+                        f"peak of {peak_mw:.3g} MW (mean_mw {self.mean_mw:g} × peak/mean "
+                        f"{EV_PEAK_TO_MEAN_PU:g}); add chargers or raise charger_kw",
+                        self.ev.chargers,
+                    )
+                )
+        if self.electrolyzer is not None and self.kind == "electrolyzer":
+            e = self.electrolyzer
+            if e.rated_mw < self.mean_mw:
+                problems.append(
+                    (
+                        "electrolyzer.rated_mw",
+                        f"rated power below mean_mw ({self.mean_mw:g} MW):"
+                        " the stack cannot produce its mean; raise rated_mw or lower mean_mw",
+                        e.rated_mw,
+                    )
+                )
+            elif e.min_load_mw > self.mean_mw * (1 + 1e-9):
+                problems.append(
+                    (
+                        "electrolyzer.min_load_pu",
+                        f"minimum load {e.min_load_mw:g} MW "
+                        f"(min_load_pu × rated_mw) exceeds mean_mw ({self.mean_mw:g} MW): the "
+                        "day's energy cannot hold it; lower min_load_pu or raise mean_mw",
+                        e.min_load_pu,
+                    )
+                )
+        if problems:
+            raise FieldPathError(problems)
+        return self
 
 
 class DirectContract(_Model):
