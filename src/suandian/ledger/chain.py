@@ -28,6 +28,7 @@ from suandian.ledger.domain import ChainHead, VerifyResult
 __all__ = [
     "GENESIS_HASH",
     "StoredEvent",
+    "body_parts",
     "canonical_json",
     "event_hash",
     "iso_utc",
@@ -81,6 +82,19 @@ def event_hash(
         "prev_hash": prev_hash,
     }
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def body_parts(kind: str, payload_json: str, recorded_utc: dt.datetime) -> tuple[str, str]:
+    """The canonical body around the two values only the store knows: ``prev_hash`` and ``seq``.
+
+    ``prefix + prev_hash + middle + str(seq) + "}"`` is exactly the canonical JSON that
+    :func:`event_hash` hashes (keys in sorted order), so a database can finish the hash while
+    it holds the chain head.
+    """
+    kind_json = json.dumps(kind, ensure_ascii=False)
+    prefix = '{"kind":' + kind_json + ',"payload":' + payload_json + ',"prev_hash":"'
+    middle = '","recorded_utc":"' + iso_utc(recorded_utc) + '","seq":'
+    return prefix, middle
 
 
 @dataclass(frozen=True)

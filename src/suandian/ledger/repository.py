@@ -10,10 +10,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.expression import Executable
 
 from suandian.core.errors import InputError, LedgerConflict, NotFound, StoreError
 from suandian.ledger import chain
@@ -32,6 +46,7 @@ from suandian.ledger.domain import (
 from suandian.ledger.gec import GecMonth, aggregate_months, sum_by_month
 from suandian.ledger.invariants import BundleFacts, check_invariants
 from suandian.ledger.tables import (
+    AccountAcceptRow,
     AccountRow,
     BundleRow,
     ChainEventRow,
@@ -40,6 +55,7 @@ from suandian.ledger.tables import (
     DeviceRow,
     GenerationRow,
     IssuanceRow,
+    UtcDateTime,
 )
 
 __all__ = ["LedgerStore"]
@@ -50,6 +66,106 @@ _B = BundleRow
 _HOUR = dt.timedelta(hours=1)
 _PAST = {"transfer": "transferred", "split": "split", "cancel": "cancelled"}
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+# The hot path (transfer, split, cancel, the chain append) runs statements built once, on the
+# Core tables: each execution then skips statement construction and hits the compiled cache.
+BUNDLES = cast(Table, BundleRow.__table__)
+_HEAD = cast(Table, ChainHeadRow.__table__)
+_EVENTS = cast(Table, ChainEventRow.__table__)
+_ACCOUNTS = cast(Table, AccountRow.__table__)
+_ACCEPTS = cast(Table, AccountAcceptRow.__table__)
+SQL_LOCK_BUNDLES = (
+    select(BUNDLES)
+    .where(BUNDLES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(BUNDLES.c.id)
+    .with_for_update()
+)
+# A transfer locks its bundles and reads whether the recipient accepts the sender in one trip.
+_ACCEPTED = (
+    select(
+        or_(
+            _ACCOUNTS.c.accept_all,
+            exists().where(
+                _ACCEPTS.c.account_id == _ACCOUNTS.c.id,
+                _ACCEPTS.c.sender_id == bindparam("sender"),
+            ),
+        )
+    )
+    .where(_ACCOUNTS.c.id == bindparam("recipient"))
+    .scalar_subquery()
+)
+SQL_LOCK_FOR_TRANSFER = (
+    select(BUNDLES, _ACCEPTED.label("recipient_accepts"))
+    .where(BUNDLES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(BUNDLES.c.id)
+    .with_for_update(of=BUNDLES)
+)
+SQL_SET_OWNER = (
+    update(BUNDLES)
+    .where(BUNDLES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(owner_id=bindparam("new_owner"))
+)
+SQL_INSERT_BUNDLES = insert(BUNDLES).returning(BUNDLES.c.id, sort_by_parameter_order=True)
+SQL_SET_STATUS = (
+    update(BUNDLES)
+    .where(BUNDLES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=bindparam("new_status"))
+)
+SQL_CANCEL = (
+    update(BUNDLES)
+    .where(BUNDLES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=Status.CANCELLED.value,
+        beneficiary_id=bindparam("beneficiary"),
+        consumption_start_utc=bindparam("hour_start", type_=UtcDateTime()),
+        consumption_end_utc=bindparam("hour_end", type_=UtcDateTime()),
+        retired_utc=bindparam("now", type_=UtcDateTime()),
+    )
+)
+_SQL_HEAD_FOR_UPDATE = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_SQL_INSERT_EVENT = insert(_EVENTS)
+_SQL_UPDATE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
+# PostgreSQL: lock the head, hash, insert the event and move the head in one statement, sent
+# together with COMMIT (see _append_and_commit_pg), so the head lock is held for one round
+# trip. The hash is the one chain.event_hash computes: sha256 of prefix || prev_hash || middle
+# || seq || '}', the canonical body with its keys in sorted order (kind, payload, prev_hash,
+# recorded_utc, seq).
+_PG_APPEND = (
+    "WITH old AS (SELECT seq, hash FROM ledger_chain_head WHERE id = 1 FOR UPDATE), "
+    "new AS (SELECT old.seq + 1 AS seq, old.hash AS prev_hash, encode(sha256(convert_to("
+    "%(prefix)s || old.hash || %(middle)s || (old.seq + 1)::text || '}', 'UTF8')), 'hex') AS hash "
+    "FROM old), "
+    "moved AS (UPDATE ledger_chain_head h SET seq = new.seq, hash = new.hash FROM new "
+    "WHERE h.id = 1) "
+    "INSERT INTO ledger_events (seq, kind, recorded_utc, payload_json, prev_hash, hash) "
+    "SELECT seq, %(kind)s, %(recorded_utc)s, %(payload_json)s, prev_hash, hash FROM new "
+    "RETURNING seq"
+)
+
+
+def _append_and_commit_pg(conn: Connection, params: dict[str, Any]) -> int:
+    """Append the event and commit in one round trip (psycopg pipeline mode).
+
+    The append must be the transaction's last statement: the commit happens here, and the
+    ``COMMIT`` SQLAlchemy sends when its block ends finds the connection idle and does nothing.
+    Without the pipeline the thread would need the interpreter lock again between the append
+    and the commit while it holds the chain head, which with many client threads stretches the
+    time every other writer waits.
+    """
+    raw: Any = conn.connection.driver_connection
+    try:
+        with raw.pipeline():
+            cur = raw.execute(_PG_APPEND, params)
+            raw.commit()
+        return int(cur.fetchone()[0])
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(_PG_APPEND, params, exc, conn.dialect.loaded_dbapi.Error) from exc
 
 
 def _now() -> dt.datetime:
@@ -131,27 +247,35 @@ class LedgerStore:
 
     def _append(self, conn: Connection, kind: str, payload: dict[str, Any]) -> int:
         """Append one event; holds the chain head lock until the transaction commits."""
-        head = conn.execute(
-            select(ChainHeadRow.seq, ChainHeadRow.hash)
-            .where(ChainHeadRow.id == 1)
-            .with_for_update()
-        ).one()
-        seq, recorded = head.seq + 1, self._now()
+        recorded = self._now()
+        if conn.dialect.name == "postgresql":
+            payload_json = chain.canonical_json(payload)
+            prefix, middle = chain.body_parts(kind, payload_json, recorded)
+            params = {
+                "prefix": prefix,
+                "middle": middle,
+                "kind": kind,
+                "recorded_utc": recorded,
+                "payload_json": payload_json,
+            }
+            seq = _append_and_commit_pg(conn, params)
+            return int(seq)
+        head = conn.execute(_SQL_HEAD_FOR_UPDATE).one()
+        seq = int(head.seq) + 1
         digest = chain.event_hash(
             seq=seq, kind=kind, recorded_utc=recorded, payload=payload, prev_hash=head.hash
         )
-        conn.execute(
-            insert(ChainEventRow).values(
-                seq=seq,
-                kind=kind,
-                recorded_utc=recorded,
-                payload_json=chain.canonical_json(payload),
-                prev_hash=head.hash,
-                hash=digest,
-            )
-        )
-        conn.execute(update(ChainHeadRow).where(ChainHeadRow.id == 1).values(seq=seq, hash=digest))
-        return int(seq)
+        event = {
+            "seq": seq,
+            "kind": kind,
+            "recorded_utc": recorded,
+            "payload_json": chain.canonical_json(payload),
+            "prev_hash": head.hash,
+            "hash": digest,
+        }
+        conn.execute(_SQL_INSERT_EVENT, event)
+        conn.execute(_SQL_UPDATE_HEAD, {"new_seq": seq, "new_hash": digest})
+        return seq
 
     # --- lookups ------------------------------------------------------------------------------
 
@@ -184,11 +308,15 @@ class LedgerStore:
             raise NotFound(f"device {code!r} does not exist; register it first")
         return row
 
-    def _lock_bundles(self, conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
+    def _lock_bundles(
+        self,
+        conn: Connection,
+        ids: Sequence[int],
+        stmt: Executable = SQL_LOCK_BUNDLES,
+        params: dict[str, Any] | None = None,
+    ) -> list[Row[Any]]:
         """The bundles, locked in id order (a fixed order: concurrent callers cannot deadlock)."""
-        rows = conn.execute(
-            select(_B).where(_B.id.in_(ids)).order_by(_B.id).with_for_update()
-        ).all()
+        rows = conn.execute(stmt, {"ids": list(ids), **(params or {})}).all()
         if len(rows) != len(ids):
             found = {r.id for r in rows}
             missing = [i for i in ids if i not in found]

@@ -40,13 +40,16 @@ from suandian.ledger.registry import RegistryOps
 from suandian.ledger.repository import (
     _B,
     _HOUR,
+    SQL_CANCEL,
+    SQL_INSERT_BUNDLES,
+    SQL_LOCK_FOR_TRANSFER,
+    SQL_SET_OWNER,
+    SQL_SET_STATUS,
     _claimed_by_hour,
     _code_of,
     _ids,
 )
 from suandian.ledger.tables import (
-    AccountAcceptRow,
-    AccountRow,
     ConsumptionRow,
     DeviceRow,
     GenerationRow,
@@ -230,26 +233,19 @@ class Ledger(RegistryOps):
         def op(conn: Connection) -> None:
             sender_id = self._account(conn, sender, "sender")[0]
             recipient_id = self._account(conn, recipient, "recipient")[0]
-            rows = self._lock_bundles(conn, sorted(ids))
+            rows = self._lock_bundles(
+                conn,
+                sorted(ids),
+                SQL_LOCK_FOR_TRANSFER,
+                {"sender": sender_id, "recipient": recipient_id},
+            )
             self._require_active(conn, rows, verb="transfer", owner_id=sender_id, owner=sender)
-            acc = conn.execute(
-                select(
-                    AccountRow.accept_all,
-                    select(AccountAcceptRow.sender_id)
-                    .where(
-                        AccountAcceptRow.account_id == recipient_id,
-                        AccountAcceptRow.sender_id == sender_id,
-                    )
-                    .exists()
-                    .label("listed"),
-                ).where(AccountRow.id == recipient_id)
-            ).one()
-            if not (acc.accept_all or acc.listed):
+            if not rows[0].recipient_accepts:
                 raise LedgerConflict(
                     f"bundle {ids[0]}: cannot transfer it: account {recipient!r} does not "
                     f"accept transfers from {sender!r}; it must list {sender!r} as a sender"
                 )
-            conn.execute(update(_B).where(_B.id.in_(ids)).values(owner_id=recipient_id))
+            conn.execute(SQL_SET_OWNER, {"ids": ids, "new_owner": recipient_id})
             self._append(
                 conn,
                 "transfer",
@@ -280,12 +276,8 @@ class Ledger(RegistryOps):
                 {**base, "parent_id": bid, "start_id": a, "end_id": b, "wh": b - a + 1}
                 for a, b in ranges
             ]
-            child_ids = list(
-                conn.execute(
-                    insert(_B).returning(_B.id, sort_by_parameter_order=True), children
-                ).scalars()
-            )
-            conn.execute(update(_B).where(_B.id == bid).values(status=Status.SPLIT.value))
+            child_ids = list(conn.execute(SQL_INSERT_BUNDLES, children).scalars())
+            conn.execute(SQL_SET_STATUS, {"ids": [bid], "new_status": Status.SPLIT.value})
             self._append(
                 conn,
                 "split",
@@ -330,15 +322,14 @@ class Ledger(RegistryOps):
             self._require_active(conn, rows, verb="cancel", owner_id=owner_id, owner=account)
             _require_inside(rows, hour_start, hour_end)
             conn.execute(
-                update(_B)
-                .where(_B.id.in_(ids))
-                .values(
-                    status=Status.CANCELLED.value,
-                    beneficiary_id=ben_id,
-                    consumption_start_utc=hour_start,
-                    consumption_end_utc=hour_end,
-                    retired_utc=self._now(),
-                )
+                SQL_CANCEL,
+                {
+                    "ids": ids,
+                    "beneficiary": ben_id,
+                    "hour_start": hour_start,
+                    "hour_end": hour_end,
+                    "now": self._now(),
+                },
             )
             self._append(
                 conn,

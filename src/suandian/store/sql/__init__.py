@@ -99,7 +99,6 @@ def engine_for(url: str, *, schema: str | None = None, pool_size: int = 20) -> E
             connect_args=connect_args,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
         )
     raise InputError(
         f"database URL {url!r}: backend {backend!r} is not supported; use sqlite or postgresql"
