@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from suandian.core.errors import InputError
 from suandian.core.times import LOCAL_TZ
-from suandian.dispatch import check_invariants, dispatch
+from suandian.dispatch import DispatchInputs, FlexibleLoad, check_invariants, dispatch
 from suandian.scenario import Park, load_scenario
 from suandian.sim.dispatch_inputs import (
     dispatch_forecast,
@@ -25,6 +25,10 @@ from suandian.sim.park import ParkSeries, simulate
 START = dt.date(2025, 7, 1)
 
 
+def _dc_classes(inputs: DispatchInputs) -> list[FlexibleLoad]:
+    return [f for f in inputs.flexible_loads if f.group == "dc-nanchuan"]
+
+
 @pytest.fixture(scope="module")
 def three_days(xining: Park) -> ParkSeries:
     return simulate(xining, start=START, days=3)
@@ -36,24 +40,26 @@ def test_flexible_energy_is_the_deferrable_it_load_times_pue(
     inputs = dispatch_inputs(xining, three_days)
     dc = three_days.data_center["dc-nanchuan"]
     deferrable_mwh = float((dc["it_deferrable_mw"] * dc["pue"]).sum() * three_days.interval_h)
-    flexible_mwh = sum(f.energy_mwh for f in inputs.flexible_loads)
+    flexible_mwh = sum(f.energy_mwh for f in _dc_classes(inputs))
     assert flexible_mwh == pytest.approx(deferrable_mwh, rel=1e-9)
-    # Fixed + flexible is all the park's load: nothing lost in the hourly means.
+    # Fixed + flexible (the EV station's and electrolyzer's classes too) is all the park's
+    # load: nothing lost in the hourly means.
     total_mwh = float(three_days.load_mw.to_numpy().sum() * three_days.interval_h)
-    assert inputs.load_mw.sum() * inputs.interval_h + flexible_mwh == pytest.approx(
+    all_flexible_mwh = sum(f.energy_mwh for f in inputs.flexible_loads)
+    assert inputs.load_mw.sum() * inputs.interval_h + all_flexible_mwh == pytest.approx(
         total_mwh, rel=1e-9
     )
     # Per local day: that day's deferrable energy, released at local midnight, due 24 h later.
     assert inputs.interval_h == 1.0
     assert inputs.n_steps == 72
-    assert [f.name for f in inputs.flexible_loads] == [
+    assert [f.name for f in _dc_classes(inputs)] == [
         "dc-nanchuan@2025-07-01",
         "dc-nanchuan@2025-07-02",
         "dc-nanchuan@2025-07-03",
     ]
     assert inputs.index_utc is not None
     local = dc.index.tz_convert(LOCAL_TZ)
-    for d, f in enumerate(inputs.flexible_loads):
+    for d, f in enumerate(_dc_classes(inputs)):
         assert (f.release_step, f.deadline_step) == (24 * d, 24 * (d + 1))
         assert inputs.index_utc[f.release_step].tz_convert(LOCAL_TZ).hour == 0
         day = local.date == START + dt.timedelta(days=d)
@@ -107,7 +113,7 @@ def test_quarter_hour_inputs_keep_the_same_energy(xining: Park, three_days: Park
     assert [f.energy_mwh for f in quarter.flexible_loads] == pytest.approx(
         [f.energy_mwh for f in hourly.flexible_loads], rel=1e-9
     )
-    assert [(f.release_step, f.deadline_step) for f in quarter.flexible_loads] == [
+    assert [(f.release_step, f.deadline_step) for f in _dc_classes(quarter)] == [
         (0, 96),
         (96, 192),
         (192, 288),
@@ -119,10 +125,10 @@ def test_the_adapted_park_dispatches(xining: Park, three_days: ParkSeries) -> No
     result = dispatch(inputs)
     assert result.method == "lp", result.diagnosis
     check_invariants(inputs, result)
-    flex = flexible_by_data_center(inputs, result)
+    flex = flexible_by_data_center(xining, inputs, result)
     assert list(flex) == ["dc-nanchuan"]
     assert flex["dc-nanchuan"].sum() == pytest.approx(
-        sum(f.energy_mwh for f in inputs.flexible_loads), rel=1e-6
+        sum(f.energy_mwh for f in _dc_classes(inputs)), rel=1e-6
     )
 
 
@@ -132,14 +138,14 @@ def test_deferral_windows_other_than_a_day(xining: Park, three_days: ParkSeries)
         update={"data_centers": [dc.model_copy(update={"deferral_window_h": 12.0})]}
     )
     inputs = dispatch_inputs(twelve, three_days)
-    assert len(inputs.flexible_loads) == 6  # two 12 h blocks a day
-    assert inputs.flexible_loads[1].name == "dc-nanchuan@2025-07-01T12:00"
-    assert all(f.deadline_step - f.release_step == 12 for f in inputs.flexible_loads)
+    assert len(_dc_classes(inputs)) == 6  # two 12 h blocks a day
+    assert _dc_classes(inputs)[1].name == "dc-nanchuan@2025-07-01T12:00"
+    assert all(f.deadline_step - f.release_step == 12 for f in _dc_classes(inputs))
     thirty_six = xining.model_copy(
         update={"data_centers": [dc.model_copy(update={"deferral_window_h": 36.0})]}
     )
     inputs = dispatch_inputs(thirty_six, three_days)
-    assert [(f.release_step, f.deadline_step) for f in inputs.flexible_loads] == [
+    assert [(f.release_step, f.deadline_step) for f in _dc_classes(inputs)] == [
         (0, 36),
         (24, 60),
         (48, 72),  # cut at the end of the period
@@ -148,9 +154,11 @@ def test_deferral_windows_other_than_a_day(xining: Park, three_days: ParkSeries)
         update={"data_centers": [dc.model_copy(update={"deferral_window_h": 0.0})]}
     )
     inputs = dispatch_inputs(none, three_days)
-    assert inputs.flexible_loads == ()
+    assert _dc_classes(inputs) == []
+    assert "dc-nanchuan" not in {g.name for g in inputs.flex_groups}
     total_mwh = float(three_days.load_mw.to_numpy().sum() * 0.25)
-    assert inputs.load_mw.sum() == pytest.approx(total_mwh, rel=1e-9)
+    others_mwh = sum(f.energy_mwh for f in inputs.flexible_loads)
+    assert inputs.load_mw.sum() + others_mwh == pytest.approx(total_mwh, rel=1e-9)
 
 
 def test_forecast_maps_the_same_way(xining: Park, three_days: ParkSeries) -> None:

@@ -55,8 +55,10 @@ def schedule_frame(inputs: DispatchInputs, result: DispatchResult) -> pd.DataFra
     ``<generator>_available_mw``, ``<generator>_p_mw``, ``<generator>_curtailment_mw``,
     ``<battery>_charge_mw``, ``<battery>_discharge_mw``, ``<battery>_soe_mwh`` (end of the
     interval), ``grid_import_mw``, ``grid_export_mw``, ``unserved_mw``, then one
-    ``flex_<name>_mw`` per flexible load only if there are at most 24 of them (a year has one
-    per day; their sum is ``flex_load_mw``). Without ``index_utc`` the times are step numbers.
+    ``flex_<group>_mw`` per flexible-load group (a data center, an EV station, an electrolyzer:
+    the sum of its members), and one ``flex_<name>_mw`` per flexible load only if there are at
+    most 24 of them (a year has one per day and asset; together they sum to ``flex_load_mw``).
+    Without ``index_utc`` the times are step numbers.
     """
     n_t = inputs.n_steps
     if inputs.index_utc is not None:
@@ -80,6 +82,9 @@ def schedule_frame(inputs: DispatchInputs, result: DispatchResult) -> pd.DataFra
     columns["grid_import_mw"] = result.grid_import_mw
     columns["grid_export_mw"] = result.grid_export_mw
     columns["unserved_mw"] = result.unserved_mw
+    group = inputs.flex_group_of
+    for j, flex_group in enumerate(inputs.flex_groups):
+        columns[f"flex_{flex_group.name}_mw"] = result.flex_p_mw[group == j].sum(axis=0)
     if len(inputs.flexible_loads) <= 24:
         for i, f in enumerate(inputs.flexible_loads):
             columns[f"flex_{f.name}_mw"] = result.flex_p_mw[i]

@@ -6,24 +6,40 @@ energy is kept):
 
 - **generators**: every PV plant, wind farm and hydro plant of the site, with its simulated
   output as the output *available* (the LP may curtail it);
-- **fixed load**: every enterprise of the site plus each data center's fixed IT load × PUE;
-- **flexible load** (算电协同): each data center's deferrable IT load × PUE, as one
-  :class:`~suandian.dispatch.FlexibleLoad` per local (Asia/Shanghai) day, named
-  ``"<data center>@<YYYY-MM-DD>"``. It must receive the day's deferrable energy between the
-  day's start (its release) and release + ``deferral_window_h`` (its deadline, cut at the end of
-  the period). Its power cap is the largest facility headroom of its window,
-  max_t (it_capacity − it_fixed_t) × PUE_t. Approximations, both stated in the docs:
+- **fixed load**: every enterprise of the site, each data center's fixed IT load × PUE, and
+  the inflexible part of each EV station and electrolyzer (below);
+- **flexible load** (算电协同): :class:`~suandian.dispatch.FlexibleLoad` classes named
+  ``"<asset>@<local start>"``, each in a :class:`~suandian.dispatch.FlexGroup` named after its
+  asset whose per-interval cap all the asset's classes share:
 
-  * *release at the day's start*: energy that arrives late in the day may run before it
-    arrives, and energy that arrives early may not be held back the full window past the
-    day's end (with the 24 h default the class spans exactly its local day);
-  * *one scalar cap per class*: where the fixed IT load is above its window minimum, the cap
-    lets flexible and fixed IT together exceed the hall's capacity, by at most
-    (max − min fixed IT of the window) × PUE; with windows over 24 h the classes of two days
-    overlap and their caps add up.
-
-  A window shorter than a day splits the day into blocks of that length, one class each; a
-  window shorter than one interval leaves nothing to move, and the load stays fixed.
+  * *data center*: its deferrable IT load × PUE, one class per local (Asia/Shanghai) day
+    (``dc-nanchuan@2025-07-01``), holding the day's deferrable energy, released at the day's
+    start and due ``deferral_window_h`` later (cut at the end of the period); the class's cap
+    is the largest facility headroom of its window, max_t (it_capacity − it_fixed_t) × PUE_t,
+    and the group's cap is the headroom of each interval, (it_capacity − it_fixed_t) × PUE_t,
+    so fixed and flexible IT together never exceed the hall, even where the windows of two
+    days overlap. A window shorter than a day splits the day into blocks of that length, one
+    class each; a window shorter than one interval leaves nothing to move (the load stays
+    fixed). *Approximation*: energy that arrives late in the day may run before it arrives,
+    and energy that arrives early may not be held back the full window past the day's end
+    (with the 24 h default the class spans exactly its local day).
+  * *EV station* (a consumer with an ``ev`` block): its simulated profile is the uncontrolled
+    one (sessions charge on arrival); ``flexible_share_pu`` of it is flexible, the rest stays
+    fixed. Arrivals are grouped into blocks of ``EV_BLOCK_H`` (2 h) of local time; a block's
+    class (``svc-12@2025-07-01T18:00``) is released at the block's *end* (every car of the
+    block has arrived) and due at the block's *start* + ``dwell_h`` (the earliest departure),
+    with the block's flexible energy and the chargers' power (chargers × charger_kw) as its
+    cap; the group's cap is that power less the station's fixed charging at t (never below 0).
+    *Approximation (conservative window)*: a car is only charged after the last car of its
+    block has arrived and before the first of its block leaves, so each class has a window of
+    ``dwell_h`` − 2 h, shorter than any of its cars' stays. A dwell of at most one block, or a
+    block whose earliest departure falls after the end of the period, leaves that energy fixed.
+  * *electrolyzer* (a consumer with an ``electrolyzer`` block): its minimum stable load
+    ``min_load_pu`` × ``rated_mw`` is fixed all day (an LP cannot switch the stack off); the
+    rest of each local day's energy (the simulated profile: mean_mw × 24 h) is one class
+    (``h2-01@2025-07-01``) over that local day, capped at rated × (1 − min_load_pu), which is
+    also its group's cap: the stack runs between its minimum and rated power and produces
+    each day's hydrogen within the day.
 - **batteries** of the site with their soc bounds and initial soc, ending where they started
   (``cyclic``);
 - **grid**: the tie's import limit and export cap (a share of the available on-site output per
@@ -36,11 +52,14 @@ energy is kept):
 :func:`dispatch_forecast` maps a *forecast* series of the same period the same way, for
 :func:`~suandian.dispatch.rolling.rolling_dispatch` to plan on while the realised series
 settles. :class:`SiteDispatch` carries a plan back to
-:func:`suandian.sim.metering.simulated_readings`.
+:func:`suandian.sim.metering.simulated_readings`, which meters each flexible asset's fixed part
+plus its planned classes (:func:`flexible_arrivals_mw` says which part of its simulated load
+the classes took over, :func:`flexible_by_asset` what the plan gives it instead).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,19 +72,24 @@ from suandian.dispatch import (
     BatteryUnit,
     DispatchInputs,
     DispatchResult,
+    FlexGroup,
     FlexibleLoad,
     Generator,
     GridConnection,
 )
 from suandian.dispatch.rolling import Forecast
-from suandian.scenario.model import Park, Site
+from suandian.scenario.model import Consumer, Park, Site
 from suandian.sim.park import ParkSeries
 
 __all__ = [
+    "EV_BLOCK_H",
     "SiteDispatch",
     "dispatch_forecast",
     "dispatch_inputs",
     "dispatchable_sites",
+    "flexible_arrivals_mw",
+    "flexible_by_asset",
+    "flexible_by_consumer",
     "flexible_by_data_center",
     "resolve_site",
 ]
@@ -73,6 +97,9 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 _QUARTERS_PER_HOUR = 4
+
+EV_BLOCK_H = 2.0
+"""Length of the blocks of local time into which EV arrivals are grouped, one class each. [h]"""
 
 
 @dataclass(frozen=True)
@@ -161,6 +188,12 @@ class _SiteSeries:
     """Per data center: deferrable IT × PUE."""
     headroom_mw: dict[str, FloatArray]
     """Per data center: (IT capacity − fixed IT) × PUE."""
+    consumer_mw: dict[str, FloatArray]
+    """Per flexible consumer (EV station, electrolyzer): its simulated load."""
+
+
+def _is_flexible(consumer: Consumer) -> bool:
+    return consumer.ev is not None or consumer.electrolyzer is not None
 
 
 def _site_series(park: Park, series: ParkSeries, site: Site, resolution_min: int) -> _SiteSeries:
@@ -172,9 +205,10 @@ def _site_series(park: Park, series: ParkSeries, site: Site, resolution_min: int
         for a in gen_cols
     )
     dcs = [dc for dc in park.data_centers if dc.site == site.id]
-    dc_ids = {dc.id for dc in dcs}
+    flexible = [c for c in park.consumers if c.site == site.id and _is_flexible(c)]
+    not_fixed = {dc.id for dc in dcs} | {c.id for c in flexible}
     enterprise_cols = [
-        c for c in series.load_mw.columns if series.site_of.get(c) == site.id and c not in dc_ids
+        c for c in series.load_mw.columns if series.site_of.get(c) == site.id and c not in not_fixed
     ]
     fixed = np.zeros(len(series.index))
     if enterprise_cols:
@@ -195,22 +229,16 @@ def _site_series(park: Park, series: ParkSeries, site: Site, resolution_min: int
         fixed_load_mw=_mean(fixed, k),
         deferrable_mw=deferrable,
         headroom_mw=headroom,
+        consumer_mw={c.id: _mean(series.load_mw[c.id].to_numpy(), k) for c in flexible},
     )
 
 
-def _flexible_classes(
-    dc_id: str,
-    index: pd.DatetimeIndex,
-    interval_h: float,
-    deferrable_mw: FloatArray,
-    headroom_mw: FloatArray,
-    window_h: float,
-) -> tuple[list[FlexibleLoad], FloatArray]:
-    """Flexible classes of one data center, and the deferrable load that stays fixed."""
+def _local_blocks(
+    index: pd.DatetimeIndex, interval_h: float, block_steps: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Start and end steps of blocks of ``block_steps`` inside each local day (the last of a
+    day may be shorter)."""
     n_t = len(index)
-    window_steps = round(window_h / interval_h)
-    if window_steps < 1:
-        return [], deferrable_mw
     days = local_day(index)
     _, day_number = np.unique(days, return_inverse=True)
     day_number = np.asarray(day_number).reshape(-1)
@@ -218,12 +246,42 @@ def _flexible_classes(
     day_start = np.flatnonzero(np.r_[True, day_number[1:] != day_number[:-1]])
     pos = np.arange(n_t) - day_start[day_number]
     steps_per_day = round(24.0 / interval_h)
-    block_steps = min(window_steps, steps_per_day)
     block = day_number * steps_per_day + pos // block_steps
     _, block_number = np.unique(block, return_inverse=True)
     block_number = np.asarray(block_number).reshape(-1)
     starts = np.flatnonzero(np.r_[True, block_number[1:] != block_number[:-1]])
     ends = np.r_[starts[1:], n_t]
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+@dataclass
+class _Flex:
+    """An asset's flexible classes, its group, and what stays fixed (dispatch resolution)."""
+
+    classes: list[FlexibleLoad]
+    group: FlexGroup | None
+    fixed_mw: FloatArray
+    """(T,) Part of the asset's load that stays fixed (added to the site's fixed load)."""
+    moved: FloatArray
+    """(T,) 1 where the step's arrivals went into a class, else 0."""
+
+
+def _dc_flex(
+    dc_id: str,
+    index: pd.DatetimeIndex,
+    interval_h: float,
+    deferrable_mw: FloatArray,
+    headroom_mw: FloatArray,
+    window_h: float,
+) -> _Flex:
+    """Flexible classes of one data center; its deferrable load stays fixed without any."""
+    n_t = len(index)
+    window_steps = round(window_h / interval_h)
+    if window_steps < 1:
+        return _Flex([], None, deferrable_mw, np.zeros(n_t))
+    steps_per_day = round(24.0 / interval_h)
+    block_steps = min(window_steps, steps_per_day)
+    starts, ends = _local_blocks(index, interval_h, block_steps)
     local_start = index[starts].tz_convert(LOCAL_TZ)
     classes: list[FlexibleLoad] = []
     for j, (first, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
@@ -238,9 +296,94 @@ def _flexible_classes(
                 deadline_step=deadline,
                 energy_mwh=energy,
                 p_max_mw=float(headroom_mw[first:deadline].max()),
+                group=dc_id,
             )
         )
-    return classes, np.zeros(n_t)
+    return _Flex(classes, FlexGroup(dc_id, headroom_mw), np.zeros(n_t), np.ones(n_t))
+
+
+def _ev_flex(
+    consumer: Consumer, index: pd.DatetimeIndex, interval_h: float, profile_mw: FloatArray
+) -> _Flex:
+    """Smart-charging classes of one EV station (see the module docstring)."""
+    ev = consumer.ev
+    assert ev is not None
+    n_t = len(index)
+    block_steps = max(1, round(EV_BLOCK_H / interval_h))
+    # The earliest departure, in whole steps: never later than the car really leaves.
+    dwell_steps = math.floor(ev.dwell_h / interval_h + 1e-9)
+    starts, ends = _local_blocks(index, interval_h, block_steps)
+    local_start = index[starts].tz_convert(LOCAL_TZ)
+    share = np.zeros(n_t)
+    classes: list[FlexibleLoad] = []
+    for j, (first, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        deadline = first + dwell_steps
+        if deadline <= end or deadline > n_t:
+            continue
+        share[first:end] = ev.flexible_share_pu
+        classes.append(
+            FlexibleLoad(
+                f"{consumer.id}@{local_start[j]:%Y-%m-%dT%H:%M}",
+                release_step=end,
+                deadline_step=deadline,
+                energy_mwh=float(ev.flexible_share_pu * profile_mw[first:end].sum() * interval_h),
+                p_max_mw=ev.capacity_mw,
+                group=consumer.id,
+            )
+        )
+    fixed = profile_mw * (1.0 - share)
+    group = FlexGroup(consumer.id, np.maximum(ev.capacity_mw - fixed, 0.0)) if classes else None
+    return _Flex(classes, group, fixed, (share > 0).astype(np.float64))
+
+
+def _electrolyzer_flex(
+    consumer: Consumer, index: pd.DatetimeIndex, interval_h: float, profile_mw: FloatArray
+) -> _Flex:
+    """One class per local day above the electrolyzer's minimum stable load."""
+    e = consumer.electrolyzer
+    assert e is not None
+    n_t = len(index)
+    fixed = np.minimum(profile_mw, e.min_load_mw)
+    above = profile_mw - fixed
+    p_max = e.rated_mw - e.min_load_mw
+    starts, ends = _local_blocks(index, interval_h, round(24.0 / interval_h))
+    local_start = index[starts].tz_convert(LOCAL_TZ)
+    classes = [
+        FlexibleLoad(
+            f"{consumer.id}@{local_start[j]:%Y-%m-%d}",
+            release_step=first,
+            deadline_step=end,
+            energy_mwh=float(above[first:end].sum() * interval_h),
+            p_max_mw=p_max,
+            group=consumer.id,
+        )
+        for j, (first, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))
+    ]
+    return _Flex(classes, FlexGroup(consumer.id, np.full(n_t, p_max)), fixed, np.ones(n_t))
+
+
+def _site_flex(park: Park, s: _SiteSeries, site: Site) -> dict[str, _Flex]:
+    """Every flexible asset of ``site``: data centers first, then consumers, scenario order."""
+    out: dict[str, _Flex] = {}
+    for dc in park.data_centers:
+        if dc.site == site.id:
+            out[dc.id] = _dc_flex(
+                dc.id,
+                s.index,
+                s.interval_h,
+                s.deferrable_mw[dc.id],
+                s.headroom_mw[dc.id],
+                dc.deferral_window_h,
+            )
+    for c in park.consumers:
+        if c.site != site.id or c.id not in s.consumer_mw:
+            continue
+        profile = s.consumer_mw[c.id]
+        if c.ev is not None:
+            out[c.id] = _ev_flex(c, s.index, s.interval_h, profile)
+        elif c.electrolyzer is not None:
+            out[c.id] = _electrolyzer_flex(c, s.index, s.interval_h, profile)
+    return out
 
 
 def _import_price(tariff_q: FloatArray, index: pd.DatetimeIndex, resolution_min: int) -> FloatArray:
@@ -295,19 +438,12 @@ def dispatch_inputs(
     s = _site_series(park, series, chosen, resolution_min)
     fixed = s.fixed_load_mw.copy()
     flexible: list[FlexibleLoad] = []
-    for dc in park.data_centers:
-        if dc.site != chosen.id:
-            continue
-        classes, stays_fixed = _flexible_classes(
-            dc.id,
-            s.index,
-            s.interval_h,
-            s.deferrable_mw[dc.id],
-            s.headroom_mw[dc.id],
-            dc.deferral_window_h,
-        )
-        flexible.extend(classes)
-        fixed += stays_fixed
+    groups: list[FlexGroup] = []
+    for flex in _site_flex(park, s, chosen).values():
+        flexible.extend(flex.classes)
+        fixed += flex.fixed_mw
+        if flex.group is not None:
+            groups.append(flex.group)
     batteries = tuple(
         BatteryUnit(
             b.id,
@@ -331,6 +467,7 @@ def dispatch_inputs(
         generators=s.generators,
         batteries=batteries,
         flexible_loads=tuple(flexible),
+        flex_groups=tuple(groups),
         grid=GridConnection(
             import_price_cny_per_kwh=price,
             export_price_cny_per_kwh=tariff.export_price_cny_per_kwh,
@@ -356,6 +493,8 @@ def dispatch_forecast(
 
     ``forecast`` covers the same period as the realised series given to
     :func:`dispatch_inputs`; flexible loads, batteries and the grid are taken as known there.
+    The fixed load is split off the same way (the inflexible part of each EV station and
+    electrolyzer, and a data center's deferrable load when its window is under one interval).
     """
     chosen = _pick_site(park, site)
     s = _site_series(park, forecast, chosen, resolution_min)
@@ -365,18 +504,64 @@ def dispatch_forecast(
         else np.zeros((0, len(s.index)))
     )
     fixed = s.fixed_load_mw.copy()
-    for dc in park.data_centers:
-        if dc.site == chosen.id and round(dc.deferral_window_h / s.interval_h) < 1:
-            fixed += s.deferrable_mw[dc.id]
+    for flex in _site_flex(park, s, chosen).values():
+        fixed += flex.fixed_mw
     return Forecast(available_mw=available, load_mw=fixed)
 
 
-def flexible_by_data_center(
-    inputs: DispatchInputs, result: DispatchResult
-) -> dict[str, FloatArray]:
-    """(T,) flexible power of each data center in a plan, from the class names. [MW]"""
+def flexible_by_asset(inputs: DispatchInputs, result: DispatchResult) -> dict[str, FloatArray]:
+    """(T,) flexible power of each asset in a plan, from its classes' group (or name). [MW]"""
     out: dict[str, FloatArray] = {}
     for i, f in enumerate(inputs.flexible_loads):
-        dc_id = f.name.split("@", 1)[0]
-        out[dc_id] = out.get(dc_id, np.zeros(inputs.n_steps)) + result.flex_p_mw[i]
+        asset = f.group if f.group is not None else f.name.split("@", 1)[0]
+        out[asset] = out.get(asset, np.zeros(inputs.n_steps)) + result.flex_p_mw[i]
+    return out
+
+
+def flexible_by_data_center(
+    park: Park, inputs: DispatchInputs, result: DispatchResult
+) -> dict[str, FloatArray]:
+    """(T,) flexible power of each data center in a plan. [MW]"""
+    ids = {dc.id for dc in park.data_centers}
+    return {k: v for k, v in flexible_by_asset(inputs, result).items() if k in ids}
+
+
+def flexible_by_consumer(
+    park: Park, inputs: DispatchInputs, result: DispatchResult
+) -> dict[str, FloatArray]:
+    """(T,) flexible power of each EV station and electrolyzer in a plan. [MW]"""
+    ids = {c.id for c in park.consumers}
+    return {k: v for k, v in flexible_by_asset(inputs, result).items() if k in ids}
+
+
+def flexible_arrivals_mw(
+    park: Park, series: ParkSeries, *, site: str | None = None, resolution_min: int = 60
+) -> dict[str, FloatArray]:
+    """Per flexible asset of ``site``: the part of its simulated load that the dispatch classes
+    of :func:`dispatch_inputs` (same arguments) took over, as it arrives, at the simulation's
+    resolution. [MW]
+
+    The asset's simulated load less this is its fixed part; a plan's classes replace this.
+    Over each class's arrival block the energy equals the class's energy.
+    """
+    chosen = _pick_site(park, site)
+    s = _site_series(park, series, chosen, resolution_min)
+    k = _steps_per_interval(series, resolution_min)
+    dcs = {dc.id for dc in park.data_centers}
+    consumers = {c.id: c for c in park.consumers}
+    out: dict[str, FloatArray] = {}
+    for asset, flex in _site_flex(park, s, chosen).items():
+        moved = np.repeat(flex.moved, k)
+        if asset in dcs:
+            frame = series.data_center[asset]
+            arriving = (frame["it_deferrable_mw"] * frame["pue"]).to_numpy()
+        else:
+            c = consumers[asset]
+            load = series.load_mw[asset].to_numpy().astype(np.float64)
+            if c.ev is not None:
+                arriving = c.ev.flexible_share_pu * load
+            else:
+                assert c.electrolyzer is not None
+                arriving = load - np.minimum(load, c.electrolyzer.min_load_mw)
+        out[asset] = np.asarray(arriving * moved, dtype=np.float64)
     return out

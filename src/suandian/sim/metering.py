@@ -13,7 +13,9 @@ meters read the plan:
 
 - battery meters: the planned charge and discharge;
 - each data center's consumption meter: its fixed IT load × PUE plus its planned flexible load
-  (the deferrable IT load moved by the plan); enterprises as simulated;
+  (the deferrable IT load moved by the plan); each EV station's and electrolyzer's meter: its
+  fixed part (inflexible sessions; the minimum stable load) plus its planned classes, so over
+  each class's window it reads the class's simulated energy; other enterprises as simulated;
 - grid and generation meters: at the simulation's own resolution, the plan's import, export
   and used output (generation meters share the site's used output in proportion to each
   generator's available output). A plan at a coarser resolution holds its battery and flexible
@@ -41,7 +43,7 @@ import pandas as pd
 from suandian.core.errors import InputError
 from suandian.core.units import KW_PER_MW
 from suandian.scenario.model import Park, Site
-from suandian.sim.dispatch_inputs import SiteDispatch, flexible_by_data_center
+from suandian.sim.dispatch_inputs import SiteDispatch, flexible_arrivals_mw, flexible_by_asset
 from suandian.sim.park import ParkSeries
 from suandian.sim.summary import site_balance
 
@@ -147,12 +149,14 @@ def _planned_site(
         )
     flows: dict[str, FloatArray] = {}
     consumption: dict[str, FloatArray] = {}
-    flexible = flexible_by_data_center(inputs, result)
     for c in l_cols:
         consumption[c] = series.load_mw[c].to_numpy().astype(np.float64)
-    for dc_id, flex_mw in flexible.items():
-        frame = series.data_center[dc_id]
-        consumption[dc_id] = (frame["it_fixed_mw"] * frame["pue"]).to_numpy() + _hold(flex_mw, k)
+    # Each flexible asset: its simulated load less what its classes took over, plus the plan.
+    arriving = flexible_arrivals_mw(
+        park, series, site=site.id, resolution_min=round(inputs.interval_h * 60)
+    )
+    for asset, flex_mw in flexible_by_asset(inputs, result).items():
+        consumption[asset] = consumption[asset] - arriving[asset] + _hold(flex_mw, k)
     charge = np.zeros(n)
     discharge = np.zeros(n)
     for i, b in enumerate(inputs.batteries):
