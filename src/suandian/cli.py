@@ -26,9 +26,12 @@ from suandian.cli_dispatch import (
     plan_site,
     print_comparison,
 )
+from suandian.cli_ledger import ledger_app, print_gec
 from suandian.cli_meters import meters_app
 from suandian.core.errors import SuandianError
 from suandian.core.times import parse_local_date
+from suandian.ledger import GecMonth
+from suandian.meters.certify import CertifyResult
 from suandian.scenario import bundled_scenarios, load_scenario
 from suandian.scenario.model import Park
 from suandian.settings import Settings
@@ -49,6 +52,7 @@ report_app = typer.Typer(help="Green-power reports from metered readings.", no_a
 app.add_typer(report_app, name="report")
 app.add_typer(meters_app, name="meters")
 app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(ledger_app, name="ledger")
 
 # No console markup: scenario names, titles and messages are user text and may hold brackets.
 # Piped output gets a wide fixed width rather than 80 columns, so report tables stay readable.
@@ -252,6 +256,8 @@ def demo(
     """
     import datetime as dt
 
+    from suandian.core.times import local_date_start_utc
+    from suandian.meters.certify import certify_park
     from suandian.meters.importer import import_readings
     from suandian.meters.registry import meters_for_park
     from suandian.reports.daily import daily_report
@@ -262,6 +268,7 @@ def demo(
     from suandian.sim.park import simulate, stage_count
     from suandian.sim.report import write_report
     from suandian.sim.summary import summarize
+    from suandian.store.sql import database_url, open_ledger
     from suandian.store.timeseries import TimeseriesStore
 
     if lang not in ("zh", "en"):
@@ -279,7 +286,7 @@ def demo(
         transient=as_json,
         disable=not err.is_terminal and as_json,
     ) as progress:
-        task = progress.add_task("simulating", total=stage_count(park) * n_years + 5)
+        task = progress.add_task("simulating", total=stage_count(park) * n_years + 6)
 
         def tick(stage: str) -> None:
             progress.update(task, advance=1, description=stage)
@@ -319,6 +326,22 @@ def demo(
             progress.update(task, advance=1, description="tracing green power")
             if park.data_centers or park.consumers:
                 traced = trace_period(readings, park, start=first_day, days=summary.days)
+            progress.update(task, advance=1, description="certificates (ledger)")
+            ledger = open_ledger(database_url(settings))
+            period_start = local_date_start_utc(first_day).to_pydatetime()
+            period_end = local_date_start_utc(last_day + dt.timedelta(days=1)).to_pydatetime()
+            claim_from = local_date_start_utc(
+                max(first_day, last_day - dt.timedelta(days=DEMO_CLAIM_DAYS - 1))
+            ).to_pydatetime()
+            certified = certify_park(
+                ledger,
+                readings,
+                park,
+                start_utc=period_start,
+                end_utc=period_end,
+                claim_from_utc=claim_from,
+            )
+            gec = ledger.gec_summary()
         progress.update(task, advance=1, description="done")
 
     for note in skipped:
@@ -331,6 +354,8 @@ def demo(
             "report": str(report),
             "readings": imported.to_json(),
             "dispatch": {c.site: comparison_json(c) for c in plans},
+            "certificates": certified.to_json()
+            | {"gec": [_gec_json(m) for m in gec], "database": database_url(settings)},
         }
         if day_report is not None and enterprises is not None:
             payload["last_day"] = day_report.to_json()
@@ -350,7 +375,52 @@ def demo(
     if day_report is not None and enterprises is not None:
         _print_daily(day_report, lang)
         _print_period(enterprises, lang, first_day, summary.days)
+    _print_certificates(certified, gec)
     out.print(f"report: {report}")
+
+
+DEMO_CLAIM_DAYS = 7
+"""The demo issues certificates for its whole period and claims the last this many days:
+claims cost five ledger operations per consumer and hour."""
+
+
+def _gec_json(m: GecMonth) -> dict[str, object]:
+    return {
+        "device": m.device,
+        "project_code": m.project_code,
+        "month": m.month,
+        "issued_mwh": m.issued_wh / 1e6,
+        "certificates": m.certificates,
+        "carry_out_kwh": m.carry_out_wh / 1e3,
+        "first_code": m.first_code,
+        "last_code": m.last_code,
+    }
+
+
+def _print_certificates(c: CertifyResult, gec: list[GecMonth]) -> None:
+    out.print(
+        f"certificates: issued {c.issued_bundles:,} hourly bundles this run, "
+        f"{c.issued_wh / 1e6:,.1f} MWh (one certificate per Wh); ledger chain head "
+        f"{c.head.hash if c.head else '—'}"
+    )
+    if c.claim_start_utc is not None:
+        table = Table(
+            "consumer", "consumed MWh", "claimed MWh", "hourly match", title="claims, last days"
+        )
+        for name in c.consumers:
+            used, got = c.consumption_wh.get(name, 0), c.claimed_wh.get(name, 0)
+            table.add_row(
+                name,
+                f"{used / 1e6:,.2f}",
+                f"{got / 1e6:,.2f}",
+                f"{got / used:.1%}" if used else "—",
+            )
+        table.caption = (
+            f"{c.claim_start_utc:%Y-%m-%d %H:%M} – {c.claim_end_utc:%Y-%m-%d %H:%M} UTC; claims "
+            "made by this run (an hour claimed before counts as consumption only)"
+        )
+        out.print(table)
+    print_gec(out, gec)
 
 
 def _demo_dispatch(park: Park, series: object) -> tuple[list[Comparison], list[str]]:

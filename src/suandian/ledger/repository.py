@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     Connection,
     Engine,
@@ -131,13 +132,39 @@ _SQL_UPDATE_HEAD = (
 )
 
 
-# PostgreSQL: lock the head, hash, insert the event and move the head in one statement, sent
-# together with COMMIT (see _append_and_commit_pg), so the head lock is held for one round
-# trip. The hash is the one chain.event_hash computes: sha256 of prefix || prev_hash || middle
-# || seq || '}', the canonical body with its keys in sorted order (kind, payload, prev_hash,
-# recorded_utc, seq).
-_PG_APPEND = (
-    "WITH old AS (SELECT seq, hash FROM ledger_chain_head WHERE id = 1 FOR UPDATE), "
+# PostgreSQL runs the hot path (transfer, split, cancel) on the driver connection with
+# statements written once here, so an operation costs two round trips and little Python:
+#
+# 1. lock and read: the touched bundles ``SELECT … FOR UPDATE`` in id order, with what the rules
+#    need (for a transfer whether the recipient accepts the sender, for a split the ids its
+#    children will get, drawn from the bundle id sequence);
+# 2. after the rules are checked in Python: the change, the chain append and ``COMMIT``, one
+#    statement sent with the commit (psycopg pipeline mode). The append locks the head, hashes
+#    the canonical body with ``sha256()`` in SQL, inserts the event and moves the head, so the
+#    head, the one row every writer passes, is held for that one round trip.
+#
+# The hash is the one chain.event_hash computes: sha256 of prefix || prev_hash || middle || seq
+# || '}', the canonical body with its keys in sorted order (kind, payload, prev_hash,
+# recorded_utc, seq). A data-modifying CTE runs exactly once whether or not it is referenced;
+# all of the statement sees one snapshot, so a split's children copy the parent as it was.
+_PG_IDS = "%(ids)s::bigint[]"
+_PG_LOCK = (
+    "SELECT b.id, b.status, b.owner_id, b.expires_utc, b.start_utc, b.end_utc, b.start_id, "
+    "b.end_id{extra} FROM ledger_bundles b WHERE b.id = ANY(" + _PG_IDS + ") ORDER BY b.id "
+    "FOR UPDATE OF b"
+)
+PG_LOCK_BUNDLES = _PG_LOCK.format(extra="")
+PG_LOCK_FOR_TRANSFER = _PG_LOCK.format(
+    extra=", (SELECT a.accept_all OR EXISTS (SELECT 1 FROM ledger_account_accepts x "
+    "WHERE x.account_id = a.id AND x.sender_id = %(sender)s) FROM ledger_accounts a "
+    "WHERE a.id = %(recipient)s) AS recipient_accepts"
+)
+PG_LOCK_FOR_SPLIT = _PG_LOCK.format(
+    extra=", ARRAY(SELECT nextval(pg_get_serial_sequence('ledger_bundles', 'id')) "
+    "FROM generate_series(1, %(children)s)) AS child_ids"
+)
+_PG_APPEND_TAIL = (
+    "old AS (SELECT seq, hash FROM ledger_chain_head WHERE id = 1 FOR UPDATE), "
     "new AS (SELECT old.seq + 1 AS seq, old.hash AS prev_hash, encode(sha256(convert_to("
     "%(prefix)s || old.hash || %(middle)s || (old.seq + 1)::text || '}', 'UTF8')), 'hex') AS hash "
     "FROM old), "
@@ -147,25 +174,63 @@ _PG_APPEND = (
     "SELECT seq, %(kind)s, %(recorded_utc)s, %(payload_json)s, prev_hash, hash FROM new "
     "RETURNING seq"
 )
+_PG_APPEND = "WITH " + _PG_APPEND_TAIL
+_INHERITED = [
+    c.name for c in BUNDLES.c if c.name not in ("id", "parent_id", "start_id", "end_id", "wh")
+]
+PG_TRANSFER = (
+    "WITH changed AS (UPDATE ledger_bundles SET owner_id = %(new_owner)s "
+    "WHERE id = ANY(" + _PG_IDS + ")), " + _PG_APPEND_TAIL
+)
+PG_SPLIT = (
+    "WITH parent AS (UPDATE ledger_bundles SET status = 'split' WHERE id = %(bundle)s), "
+    "children AS (INSERT INTO ledger_bundles (id, parent_id, start_id, end_id, wh, "
+    + ", ".join(_INHERITED)
+    + ") SELECT c.id, p.id, c.a, c.b, c.b - c.a + 1, "
+    + ", ".join(f"p.{name}" for name in _INHERITED)
+    + " FROM ledger_bundles p, unnest(%(child_ids)s::bigint[], %(starts)s::bigint[], "
+    "%(ends)s::bigint[]) AS c(id, a, b) WHERE p.id = %(bundle)s), " + _PG_APPEND_TAIL
+)
+PG_CANCEL = (
+    "WITH changed AS (UPDATE ledger_bundles SET status = 'cancelled', "
+    "beneficiary_id = %(beneficiary)s, consumption_start_utc = %(hour_start)s, "
+    "consumption_end_utc = %(hour_end)s, retired_utc = %(now)s "
+    "WHERE id = ANY(" + _PG_IDS + ")), " + _PG_APPEND_TAIL
+)
 
 
-def _append_and_commit_pg(conn: Connection, params: dict[str, Any]) -> int:
-    """Append the event and commit in one round trip (psycopg pipeline mode).
+def _driver_error(conn: Connection, sql: str, params: dict[str, Any], exc: Exception) -> DBAPIError:
+    """A driver error as SQLAlchemy would raise it, so that retries and refusals stay one path."""
+    return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error)
 
-    The append must be the transaction's last statement: the commit happens here, and the
-    ``COMMIT`` SQLAlchemy sends when its block ends finds the connection idle and does nothing.
-    Without the pipeline the thread would need the interpreter lock again between the append
-    and the commit while it holds the chain head, which with many client threads stretches the
-    time every other writer waits.
+
+def pg_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+    """Rows (named tuples) of one prepared statement run on the driver connection."""
+    raw: Any = conn.connection.driver_connection
+    try:
+        with raw.cursor(row_factory=namedtuple_row) as cur:
+            cur.execute(sql, params, prepare=True)
+            return list(cur.fetchall())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(conn, sql, params, exc) from exc
+
+
+def _commit_with_pg(conn: Connection, sql: str, params: dict[str, Any]) -> int:
+    """Run the transaction's last statement and commit in one round trip (pipeline mode).
+
+    The commit happens here: the ``COMMIT`` SQLAlchemy sends when its block ends finds the
+    connection idle and does nothing. Without the pipeline the client would have to be
+    scheduled again between the statement and the commit while it holds the chain head, which
+    with many clients on few cores stretches the time every other writer waits.
     """
     raw: Any = conn.connection.driver_connection
     try:
         with raw.pipeline():
-            cur = raw.execute(_PG_APPEND, params)
+            cur = raw.execute(sql, params, prepare=True)
             raw.commit()
         return int(cur.fetchone()[0])
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(_PG_APPEND, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+        raise _driver_error(conn, sql, params, exc) from exc
 
 
 def _now() -> dt.datetime:
@@ -245,8 +310,21 @@ class LedgerStore:
         except DBAPIError as exc:
             raise StoreError(f"ledger store error: {exc.orig}") from exc
 
-    def _append(self, conn: Connection, kind: str, payload: dict[str, Any]) -> int:
-        """Append one event; holds the chain head lock until the transaction commits."""
+    def _append(
+        self,
+        conn: Connection,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        pg_sql: str = _PG_APPEND,
+        pg_params: dict[str, Any] | None = None,
+    ) -> int:
+        """Append one event; holds the chain head lock until the transaction commits.
+
+        On PostgreSQL the append is the transaction's last statement and commits it; ``pg_sql``
+        may carry the operation's change in front of it (``PG_TRANSFER``, …, with
+        ``pg_params``), so that the change, the append and the commit are one round trip.
+        """
         recorded = self._now()
         if conn.dialect.name == "postgresql":
             payload_json = chain.canonical_json(payload)
@@ -257,9 +335,9 @@ class LedgerStore:
                 "kind": kind,
                 "recorded_utc": recorded,
                 "payload_json": payload_json,
+                **(pg_params or {}),
             }
-            seq = _append_and_commit_pg(conn, params)
-            return int(seq)
+            return _commit_with_pg(conn, pg_sql, params)
         head = conn.execute(_SQL_HEAD_FOR_UPDATE).one()
         seq = int(head.seq) + 1
         digest = chain.event_hash(
@@ -314,9 +392,19 @@ class LedgerStore:
         ids: Sequence[int],
         stmt: Executable = SQL_LOCK_BUNDLES,
         params: dict[str, Any] | None = None,
-    ) -> list[Row[Any]]:
-        """The bundles, locked in id order (a fixed order: concurrent callers cannot deadlock)."""
-        rows = conn.execute(stmt, {"ids": list(ids), **(params or {})}).all()
+        *,
+        pg_sql: str | None = None,
+    ) -> list[Any]:
+        """The bundles, locked in id order (a fixed order: concurrent callers cannot deadlock).
+
+        On PostgreSQL ``pg_sql`` (``PG_LOCK_*``), when given, runs instead of ``stmt`` on the
+        driver connection; its rows carry the columns the hot path checks.
+        """
+        bound = {"ids": list(ids), **(params or {})}
+        if pg_sql is not None and conn.dialect.name == "postgresql":
+            rows: Sequence[Any] = pg_rows(conn, pg_sql, bound)
+        else:
+            rows = conn.execute(stmt, bound).all()
         if len(rows) != len(ids):
             found = {r.id for r in rows}
             missing = [i for i in ids if i not in found]
@@ -324,7 +412,7 @@ class LedgerStore:
         return list(rows)
 
     def _require_active(
-        self, conn: Connection, rows: Iterable[Row[Any]], *, verb: str, owner_id: int, owner: str
+        self, conn: Connection, rows: Iterable[Any], *, verb: str, owner_id: int, owner: str
     ) -> None:
         now = self._now()
         for r in rows:
@@ -341,7 +429,8 @@ class LedgerStore:
                 )
             if r.expires_utc <= now:
                 raise LedgerConflict(
-                    f"bundle {r.id}: cannot {verb} it: it expired at {r.expires_utc.isoformat()}"
+                    f"bundle {r.id}: cannot {verb} it: it expired at "
+                    f"{r.expires_utc.astimezone(dt.UTC).isoformat()}"
                 )
 
     # --- reads --------------------------------------------------------------------------------
@@ -459,6 +548,31 @@ class LedgerStore:
                 .order_by(GenerationRow.start_utc)
             )
             return [MeterReading(r.start_utc, r.end_utc, r.wh, r.meter_ref) for r in rows]
+
+        return self._read(op)
+
+    def issued_starts(
+        self, device: str, start_utc: dt.datetime, end_utc: dt.datetime
+    ) -> list[dt.datetime]:
+        """Starts of the production intervals of ``device`` in ``[start, end)`` already issued.
+
+        Lets a caller that issues from metered data skip what it issued on an earlier run
+        (issuing an interval twice is refused).
+        """
+        lo, hi = utc(start_utc, "start_utc"), utc(end_utc, "end_utc")
+
+        def op(conn: Connection) -> list[dt.datetime]:
+            dev = self._device(conn, device)
+            rows = conn.execute(
+                select(IssuanceRow.start_utc)
+                .where(
+                    IssuanceRow.device_id == dev.id,
+                    IssuanceRow.start_utc >= lo,
+                    IssuanceRow.start_utc < hi,
+                )
+                .order_by(IssuanceRow.start_utc)
+            )
+            return [r.start_utc for r in rows]
 
         return self._read(op)
 
