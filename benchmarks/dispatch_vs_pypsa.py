@@ -73,7 +73,10 @@ rolling horizon
     PyPSA seconds ÷ suandian seconds, ``rolling_cost_rel_diff`` = relative difference of the
     committed schedules' :func:`cost_cny` (``rolling_cost_signed_rel_diff`` keeps its sign:
     negative where suandian's plan is cheaper), and ``rolling_*_vs_year_optimum`` how far each
-    rolling plan's cost sits above the year's optimum.
+    rolling plan's cost sits above the year's optimum. ``rolling_window_check``
+    (:func:`window_check`, not timed) re-solves the first 30 windows (5 with ``--quick``)
+    with both tools from the same state and reports the largest difference of their window
+    optima and in how many windows the stored energy at the commit point differs.
 
     A window's optimum is often not unique (charging from free surplus at 10:00 or at 11:00,
     discharging into one peak or the next, cost the same in the window), and which optimal
@@ -100,7 +103,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +126,8 @@ TIMED_CASE = "b"
 FLAT_PRICE_CNY_PER_KWH = 0.38
 EXPORT_PRICE_CNY_PER_KWH = 0.15
 WINDOW_STEPS = 48
+WINDOW_CHECK_WINDOWS = 30
+"""Rolling windows re-solved by both tools from the same state (:func:`window_check`)."""
 COMMIT_STEPS = 24
 WARMUP_STEPS = 48
 KW_PER_MW = 1000.0
@@ -189,6 +194,24 @@ class Problem:
             import_limit_mw=self.import_limit_mw,
             export_limit_share_pu=self.export_limit_share_pu,
             battery=self.battery,
+        )
+
+    def window(self, start: int, steps: int, soc_initial_pu: float) -> Problem:
+        """Intervals ``[start, start + steps)`` from a given state of charge, free end."""
+        sl = slice(start, start + steps)
+        return Problem(
+            case=self.case,
+            interval_h=self.interval_h,
+            index_utc_ns=self.index_utc_ns[sl],
+            load_mw=self.load_mw[sl],
+            generator_names=self.generator_names,
+            generator_sources=self.generator_sources,
+            available_mw=self.available_mw[:, sl],
+            import_price_cny_per_kwh=self.import_price_cny_per_kwh[sl],
+            export_price_cny_per_kwh=self.export_price_cny_per_kwh[sl],
+            import_limit_mw=self.import_limit_mw,
+            export_limit_share_pu=self.export_limit_share_pu,
+            battery=replace(self.battery, soc_initial_pu=soc_initial_pu, end_soc="free"),
         )
 
     def export_cap_mw(self) -> FloatArray:
@@ -543,6 +566,37 @@ def suandian_flows(result: DispatchResult) -> Flows:
 # --- the subprocesses -----------------------------------------------------------------------------
 
 
+def window_check(problem: Problem, windows: int) -> dict[str, Any]:
+    """The first rolling windows solved by both tools from the *same* state (suandian's).
+
+    Per window: the cost of each tool's 48-hour optimum, and the stored energy each leaves at
+    the commit point (hour 24). Equal optima with different states there are ties: the window
+    cannot tell the plans apart, the next windows can. Not timed.
+    """
+    from suandian.dispatch import dispatch
+
+    soc = problem.battery.soc_initial_pu
+    worst, differ, done = 0.0, 0, 0
+    for w in range(windows):
+        start = w * COMMIT_STEPS
+        if start + WINDOW_STEPS > problem.n_steps:
+            break
+        sub = problem.window(start, WINDOW_STEPS, soc)
+        ours = suandian_flows(dispatch(to_dispatch_inputs(sub)))
+        n = to_pypsa(sub)
+        optimize_pypsa(n)
+        theirs = pypsa_flows(sub, n)
+        cost_s = cost_cny(sub, ours.grid_import_mw, ours.grid_export_mw)
+        cost_p = cost_cny(sub, theirs.grid_import_mw, theirs.grid_export_mw)
+        worst = max(worst, rel_diff(cost_s, cost_p))
+        at_commit = COMMIT_STEPS - 1
+        soe_s = float(ours.battery_soe_mwh[0, at_commit])
+        differ += abs(soe_s - float(theirs.battery_soe_mwh[0, at_commit])) > 1e-3
+        soc = soe_s / problem.battery.e_mwh
+        done += 1
+    return {"windows": done, "max_window_cost_rel_diff": worst, "windows_state_differs": differ}
+
+
 def _proc_status_mib(field: str) -> float:
     """``VmHWM`` (peak) or ``VmRSS`` (now) of this process from ``/proc/self/status``. [MiB]"""
     with open("/proc/self/status", encoding="ascii") as f:
@@ -694,6 +748,14 @@ def main(argv: list[str] | None = None) -> None:
             s = _spawn("suandian", "rolling", path, args.repeat)
             p = _spawn("pypsa", "rolling", path, 1)
             rolling = {"suandian": s, "pypsa": p}
+            n_check = 5 if args.quick else WINDOW_CHECK_WINDOWS
+            rolling["window_check"] = check = window_check(Problem.load(path), n_check)
+            print(
+                f"  window check: {check['windows']} windows re-solved by both from the same "
+                f"state: optima differ by ≤ {check['max_window_cost_rel_diff']:.1e}, stored "
+                f"energy at the commit point differs in {check['windows_state_differs']} (ties)",
+                flush=True,
+            )
             print(
                 f"  rolling {WINDOW_STEPS} h / {COMMIT_STEPS} h, case {TIMED_CASE}: suandian "
                 f"{s['seconds']:.2f} s, peak {s['peak_rss_mib']:.0f} MiB; PyPSA "
@@ -756,6 +818,7 @@ def main(argv: list[str] | None = None) -> None:
                 "rolling_pypsa_network_seconds": _r(rp["setup_seconds"]),
                 "rolling_suandian_peak_rss_mib": _r(rs["peak_rss_mib"], 1),
                 "rolling_pypsa_peak_rss_mib": _r(rp["peak_rss_mib"], 1),
+                "rolling_window_check": rolling["window_check"],
                 "rolling_suandian_cost_cny": _r(rs["cost_cny"], 2),
                 "rolling_pypsa_cost_cny": _r(rp["cost_cny"], 2),
             }
