@@ -75,6 +75,7 @@ _HEAD = cast(Table, ChainHeadRow.__table__)
 _EVENTS = cast(Table, ChainEventRow.__table__)
 _ACCOUNTS = cast(Table, AccountRow.__table__)
 _ACCEPTS = cast(Table, AccountAcceptRow.__table__)
+ISSUANCES = cast(Table, IssuanceRow.__table__)
 SQL_LOCK_BUNDLES = (
     select(BUNDLES)
     .where(BUNDLES.c.id.in_(bindparam("ids", expanding=True)))
@@ -148,6 +149,9 @@ _SQL_UPDATE_HEAD = (
 # recorded_utc, seq). A data-modifying CTE runs exactly once whether or not it is referenced;
 # all of the statement sees one snapshot, so a split's children copy the parent as it was.
 _PG_IDS = "%(ids)s::bigint[]"
+_PG_RESERVE_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('ledger_bundles', 'id')) FROM generate_series(1, %(n)s)"
+)
 _PG_LOCK = (
     "SELECT b.id, b.status, b.owner_id, b.expires_utc, b.start_utc, b.end_utc, b.start_id, "
     "b.end_id{extra} FROM ledger_bundles b WHERE b.id = ANY(" + _PG_IDS + ") ORDER BY b.id "
@@ -163,45 +167,65 @@ PG_LOCK_FOR_SPLIT = _PG_LOCK.format(
     extra=", ARRAY(SELECT nextval(pg_get_serial_sequence('ledger_bundles', 'id')) "
     "FROM generate_series(1, %(children)s)) AS child_ids"
 )
-_PG_APPEND_TAIL = (
-    "old AS (SELECT seq, hash FROM ledger_chain_head WHERE id = 1 FOR UPDATE), "
-    "new AS (SELECT old.seq + 1 AS seq, old.hash AS prev_hash, encode(sha256(convert_to("
-    "%(prefix)s || old.hash || %(middle)s || (old.seq + 1)::text || '}', 'UTF8')), 'hex') AS hash "
-    "FROM old), "
-    "moved AS (UPDATE ledger_chain_head h SET seq = new.seq, hash = new.hash FROM new "
-    "WHERE h.id = 1) "
-    "INSERT INTO ledger_events (seq, kind, recorded_utc, payload_json, prev_hash, hash) "
-    "SELECT seq, %(kind)s, %(recorded_utc)s, %(payload_json)s, prev_hash, hash FROM new "
-    "RETURNING seq"
-)
-_PG_APPEND = "WITH " + _PG_APPEND_TAIL
+
+
+def _pg_append(change: str = "", gate: str = "") -> str:
+    """The append statement, after the operation's ``change`` (data-modifying CTEs).
+
+    ``gate`` counts the rows the change wrote: the head row is read for update only once that
+    count is known, so the change is written before the head is locked and the head is held
+    just for the event and the commit.
+    """
+    return (
+        "WITH "
+        + change
+        + "old AS (SELECT seq, hash FROM ledger_chain_head WHERE id = 1"
+        + (f" AND ({gate}) >= 0" if gate else "")
+        + " FOR UPDATE), "
+        "new AS (SELECT old.seq + 1 AS seq, old.hash AS prev_hash, encode(sha256(convert_to("
+        "%(prefix)s || old.hash || %(middle)s || (old.seq + 1)::text || '}', 'UTF8')), 'hex') "
+        "AS hash FROM old), "
+        "moved AS (UPDATE ledger_chain_head h SET seq = new.seq, hash = new.hash FROM new "
+        "WHERE h.id = 1) "
+        "INSERT INTO ledger_events (seq, kind, recorded_utc, payload_json, prev_hash, hash) "
+        "SELECT seq, %(kind)s, %(recorded_utc)s, %(payload_json)s, prev_hash, hash FROM new "
+        "RETURNING seq"
+    )
+
+
+_PG_APPEND = _pg_append()
 _INHERITED = [
     c.name for c in BUNDLES.c if c.name not in ("id", "parent_id", "start_id", "end_id", "wh")
 ]
-PG_TRANSFER = (
-    "WITH changed AS (UPDATE ledger_bundles SET owner_id = %(new_owner)s "
-    "WHERE id = ANY(" + _PG_IDS + ")), " + _PG_APPEND_TAIL
+PG_TRANSFER = _pg_append(
+    "changed AS (UPDATE ledger_bundles SET owner_id = %(new_owner)s "
+    "WHERE id = ANY(" + _PG_IDS + ") RETURNING 1), ",
+    "SELECT count(*) FROM changed",
 )
-PG_SPLIT = (
-    "WITH parent AS (UPDATE ledger_bundles SET status = 'split' WHERE id = %(bundle)s), "
+PG_SPLIT = _pg_append(
+    "parent AS (UPDATE ledger_bundles SET status = 'split' WHERE id = %(bundle)s RETURNING 1), "
     "children AS (INSERT INTO ledger_bundles (id, parent_id, start_id, end_id, wh, "
     + ", ".join(_INHERITED)
     + ") SELECT c.id, p.id, c.a, c.b, c.b - c.a + 1, "
     + ", ".join(f"p.{name}" for name in _INHERITED)
     + " FROM ledger_bundles p, unnest(%(child_ids)s::bigint[], %(starts)s::bigint[], "
-    "%(ends)s::bigint[]) AS c(id, a, b) WHERE p.id = %(bundle)s), " + _PG_APPEND_TAIL
+    "%(ends)s::bigint[]) AS c(id, a, b) WHERE p.id = %(bundle)s RETURNING 1), ",
+    "SELECT count(*) FROM parent) + (SELECT count(*) FROM children",
 )
-PG_CANCEL = (
-    "WITH changed AS (UPDATE ledger_bundles SET status = 'cancelled', "
+PG_CANCEL = _pg_append(
+    "changed AS (UPDATE ledger_bundles SET status = 'cancelled', "
     "beneficiary_id = %(beneficiary)s, consumption_start_utc = %(hour_start)s, "
     "consumption_end_utc = %(hour_end)s, retired_utc = %(now)s "
-    "WHERE id = ANY(" + _PG_IDS + ")), " + _PG_APPEND_TAIL
+    "WHERE id = ANY(" + _PG_IDS + ") RETURNING 1), ",
+    "SELECT count(*) FROM changed",
 )
 
 
 def _driver_error(conn: Connection, sql: str, params: dict[str, Any], exc: Exception) -> DBAPIError:
     """A driver error as SQLAlchemy would raise it, so that retries and refusals stay one path."""
-    return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error)
+    err = DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error)
+    assert isinstance(err, DBAPIError)  # exc is always a driver error here
+    return err
 
 
 def pg_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
@@ -213,6 +237,35 @@ def pg_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
             return list(cur.fetchall())
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _driver_error(conn, sql, params, exc) from exc
+
+
+def pg_copy_issue(
+    conn: Connection, issuances: list[dict[str, Any]], bundles: list[dict[str, Any]]
+) -> list[int]:
+    """Write an issue's rows with ``COPY`` and return the bundles' ids, in the given order.
+
+    The ids are drawn from the bundle id sequence first (ascending, one per bundle), so the
+    rows need no ``INSERT … RETURNING``: parsing that statement's thousands of values was most
+    of the time of a large issue.
+    """
+    raw: Any = conn.connection.driver_connection
+    sql = "COPY …"
+    try:
+        with raw.cursor() as cur:
+            cur.execute(_PG_RESERVE_IDS, {"n": len(bundles)}, prepare=False)
+            ids = sorted(r[0] for r in cur.fetchall())
+            for table, rows in (
+                (ISSUANCES, issuances),
+                (BUNDLES, [{"id": i, **b} for i, b in zip(ids, bundles, strict=True)]),
+            ):
+                cols = list(rows[0])
+                sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+                with cur.copy(sql) as copy:
+                    for row in rows:
+                        copy.write_row([row[c] for c in cols])
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(conn, sql, {}, exc) from exc
+    return ids
 
 
 def _commit_with_pg(conn: Connection, sql: str, params: dict[str, Any]) -> int:

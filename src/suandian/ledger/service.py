@@ -40,6 +40,12 @@ from suandian.ledger.registry import RegistryOps
 from suandian.ledger.repository import (
     _B,
     _HOUR,
+    PG_CANCEL,
+    PG_LOCK_BUNDLES,
+    PG_LOCK_FOR_SPLIT,
+    PG_LOCK_FOR_TRANSFER,
+    PG_SPLIT,
+    PG_TRANSFER,
     SQL_CANCEL,
     SQL_INSERT_BUNDLES,
     SQL_LOCK_FOR_TRANSFER,
@@ -48,6 +54,7 @@ from suandian.ledger.repository import (
     _claimed_by_hour,
     _code_of,
     _ids,
+    pg_copy_issue,
 )
 from suandian.ledger.tables import (
     ConsumptionRow,
@@ -200,12 +207,15 @@ class Ledger(RegistryOps):
                     "expires_utc": expiry_utc(e),
                 }
             )
-        conn.execute(insert(IssuanceRow), issuances)
-        bundle_ids = list(
-            conn.execute(
-                insert(_B).returning(_B.id, sort_by_parameter_order=True), bundles
-            ).scalars()
-        )
+        if conn.dialect.name == "postgresql":
+            bundle_ids = pg_copy_issue(conn, issuances, bundles)
+        else:
+            conn.execute(insert(IssuanceRow), issuances)
+            bundle_ids = list(
+                conn.execute(
+                    insert(_B).returning(_B.id, sort_by_parameter_order=True), bundles
+                ).scalars()
+            )
         conn.execute(update(DeviceRow).where(DeviceRow.id == dev.id).values(next_cert_id=next_id))
         self._append(
             conn,
@@ -238,6 +248,7 @@ class Ledger(RegistryOps):
                 sorted(ids),
                 SQL_LOCK_FOR_TRANSFER,
                 {"sender": sender_id, "recipient": recipient_id},
+                pg_sql=PG_LOCK_FOR_TRANSFER,
             )
             self._require_active(conn, rows, verb="transfer", owner_id=sender_id, owner=sender)
             if not rows[0].recipient_accepts:
@@ -245,11 +256,15 @@ class Ledger(RegistryOps):
                     f"bundle {ids[0]}: cannot transfer it: account {recipient!r} does not "
                     f"accept transfers from {sender!r}; it must list {sender!r} as a sender"
                 )
-            conn.execute(SQL_SET_OWNER, {"ids": ids, "new_owner": recipient_id})
+            change = {"ids": ids, "new_owner": recipient_id}
+            if conn.dialect.name != "postgresql":
+                conn.execute(SQL_SET_OWNER, change)
             self._append(
                 conn,
                 "transfer",
                 {"bundles": ids, "sender": sender, "recipient": recipient},
+                pg_sql=PG_TRANSFER,
+                pg_params=change,
             )
 
         self._write(op)
@@ -265,19 +280,25 @@ class Ledger(RegistryOps):
 
         def op(conn: Connection) -> list[int]:
             owner_id = self._account(conn, account)[0]
-            (parent,) = self._lock_bundles(conn, [bid])
+            pg = conn.dialect.name == "postgresql"
+            (parent,) = self._lock_bundles(
+                conn, [bid], params={"children": len(sizes)}, pg_sql=PG_LOCK_FOR_SPLIT
+            )
             self._require_active(conn, [parent], verb="split", owner_id=owner_id, owner=account)
             try:
                 ranges = split_ranges(parent.start_id, parent.end_id, sizes)
             except InputError as exc:
                 raise InputError(f"bundle {bid}: {exc}") from None
-            base = {k: v for k, v in parent._mapping.items() if k != "id"}
-            children = [
-                {**base, "parent_id": bid, "start_id": a, "end_id": b, "wh": b - a + 1}
-                for a, b in ranges
-            ]
-            child_ids = list(conn.execute(SQL_INSERT_BUNDLES, children).scalars())
-            conn.execute(SQL_SET_STATUS, {"ids": [bid], "new_status": Status.SPLIT.value})
+            if pg:  # the children's ids came with the lock; PG_SPLIT copies the parent in SQL
+                child_ids = list(parent.child_ids)
+            else:
+                base = {k: v for k, v in parent._mapping.items() if k != "id"}
+                children = [
+                    {**base, "parent_id": bid, "start_id": a, "end_id": b, "wh": b - a + 1}
+                    for a, b in ranges
+                ]
+                child_ids = list(conn.execute(SQL_INSERT_BUNDLES, children).scalars())
+                conn.execute(SQL_SET_STATUS, {"ids": [bid], "new_status": Status.SPLIT.value})
             self._append(
                 conn,
                 "split",
@@ -285,6 +306,13 @@ class Ledger(RegistryOps):
                     "bundle": bid,
                     "account": account,
                     "children": [[c, a, b] for c, (a, b) in zip(child_ids, ranges, strict=True)],
+                },
+                pg_sql=PG_SPLIT,
+                pg_params={
+                    "bundle": bid,
+                    "child_ids": child_ids,
+                    "starts": [a for a, _ in ranges],
+                    "ends": [b for _, b in ranges],
                 },
             )
             return child_ids
@@ -318,19 +346,18 @@ class Ledger(RegistryOps):
                     f"bundle {ids[0]}: cannot cancel it for {beneficiary!r}: a beneficiary "
                     f"must be a consumer account, not {ben_kind}"
                 )
-            rows = self._lock_bundles(conn, sorted(ids))
+            rows = self._lock_bundles(conn, sorted(ids), pg_sql=PG_LOCK_BUNDLES)
             self._require_active(conn, rows, verb="cancel", owner_id=owner_id, owner=account)
             _require_inside(rows, hour_start, hour_end)
-            conn.execute(
-                SQL_CANCEL,
-                {
-                    "ids": ids,
-                    "beneficiary": ben_id,
-                    "hour_start": hour_start,
-                    "hour_end": hour_end,
-                    "now": self._now(),
-                },
-            )
+            change = {
+                "ids": ids,
+                "beneficiary": ben_id,
+                "hour_start": hour_start,
+                "hour_end": hour_end,
+                "now": self._now(),
+            }
+            if conn.dialect.name != "postgresql":
+                conn.execute(SQL_CANCEL, change)
             self._append(
                 conn,
                 "cancel",
@@ -340,6 +367,8 @@ class Ledger(RegistryOps):
                     "beneficiary": beneficiary,
                     "period": [chain.iso_utc(hour_start), chain.iso_utc(hour_end)],
                 },
+                pg_sql=PG_CANCEL,
+                pg_params=change,
             )
 
         self._write(op)
@@ -585,11 +614,12 @@ def _check_issue_lines(lines: Sequence[IssueLine]) -> list[tuple[dt.datetime, dt
     return out
 
 
-def _require_inside(rows: Iterable[Row[Any]], start: dt.datetime, end: dt.datetime) -> None:
+def _require_inside(rows: Iterable[Any], start: dt.datetime, end: dt.datetime) -> None:
     for r in rows:
         if r.start_utc < start or r.end_utc > end:
+            lo, hi = r.start_utc.astimezone(dt.UTC), r.end_utc.astimezone(dt.UTC)
             raise LedgerConflict(
-                f"bundle {r.id}: period mismatch: produced {r.start_utc.isoformat()}–"
-                f"{r.end_utc.isoformat()}, outside the hour {start.isoformat()}–"
+                f"bundle {r.id}: period mismatch: produced {lo.isoformat()}–"
+                f"{hi.isoformat()}, outside the hour {start.isoformat()}–"
                 f"{end.isoformat()}; certificates match consumption in the same hour"
             )

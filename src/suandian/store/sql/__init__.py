@@ -91,9 +91,13 @@ def engine_for(url: str, *, schema: str | None = None, pool_size: int = 20) -> E
         _sqlite_setup(engine)
         return engine
     if backend == "postgresql":
-        connect_args: dict[str, Any] = {"connect_timeout": 5}
+        # The ledger's repeated statements are key lookups and narrow ranges, prepared once per
+        # connection: run them on their generic plan instead of planning each execution again
+        # (the planner would keep re-planning any statement taking an array of ids).
+        options = ["-cplan_cache_mode=force_generic_plan"]
         if schema is not None:
-            connect_args["options"] = f"-csearch_path={schema}"
+            options.append(f"-csearch_path={schema}")
+        connect_args: dict[str, Any] = {"connect_timeout": 5, "options": " ".join(options)}
         return create_engine(
             parsed,
             connect_args=connect_args,
