@@ -12,18 +12,26 @@ issue_year_seconds
     ``--repeat`` (3) runs, each on a fresh database.
 ops_per_second
     On PostgreSQL, after the year is issued and handed out to ``--clients`` (16) consumer
-    accounts that accept each other (one transfer per client, not timed): that many threads,
-    each with its own pooled connection, run random operations on the bundles they hold for
-    ``--seconds`` (30): 50 % transfers to another client (the bundle lands in the recipient's
-    inbox and is worked on from there), 25 % splits into two random parts, 25 % cancellations
-    for the client itself in the bundle's hour. Each is one short transaction (row locks on the
-    touched bundles in id order, the chain head locked last). ``ops_per_second`` counts
-    committed operations over the wall time; ``refused`` counts the ones the ledger refused
-    (none are expected: every client acts only on its own bundles).
+    accounts that accept each other (one transfer per client, not timed): that many client
+    processes (forked from a clean ``forkserver``, each with its own engine and connection, as
+    real clients are separate processes or API workers), released together by a barrier, run
+    random operations on the bundles they hold for ``--seconds`` (30): 50 % transfers to
+    another client (the bundle reaches the recipient through its inbox queue and is worked on
+    from there), 25 % splits into two random parts, 25 % cancellations for the client itself in
+    the bundle's hour. A sender keeps acting on ``--stale`` (5 %) of the bundles it transferred,
+    as a client with an out-of-date view would: those operations race the new holder and are
+    refused. Each operation is one short transaction (row locks on the touched bundles in id
+    order, the chain head locked last). ``ops_per_second`` counts committed operations over the
+    wall time from the first client's start to the last one's end; ``refused`` counts the ones
+    the ledger refused. ``--threads`` runs the clients as threads of one process instead (one
+    interpreter lock for all of them, one shared engine), as the benchmark first did.
 invariants_ok
-    After the run: ``Ledger.audit()`` finds no broken invariant (conservation per issuance,
-    disjoint ID ranges, split partitions, claims within consumption, issuance within metering)
-    and ``Ledger.verify()`` recomputes the whole hash chain intact, on both databases.
+    After the run: nothing was spent twice (every split or cancel a client saw commit is of a
+    distinct bundle, and those are exactly the bundles stored as split or cancelled), the chain
+    grew by exactly the committed operations, ``Ledger.audit()`` finds no broken invariant
+    (conservation per issuance, disjoint ID ranges, split partitions, claims within
+    consumption, issuance within metering) and ``Ledger.verify()`` recomputes the whole hash
+    chain intact, on both databases.
 
 ``--quick`` issues 2 devices × 720 hours and trades for 3 s. Without a reachable PostgreSQL
 (``--postgres-url``, default ``postgresql://postgres@127.0.0.1:5432/test``) the PostgreSQL
@@ -39,7 +47,9 @@ import argparse
 import datetime as dt
 import json
 import math
+import multiprocessing as mp
 import os
+import queue
 import random
 import sys
 import tempfile
@@ -48,7 +58,9 @@ import time
 import uuid
 from collections import Counter, deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module below
 from machine import machine_info
@@ -155,86 +167,236 @@ class Database:
                 con.execute(f"DROP SCHEMA {self.schema} CASCADE")
 
 
-def trade(
-    ledger: Ledger, names: list[str], holdings: dict[str, list[int]], seconds: float
+Holding = tuple[int, int, dt.datetime]  # (bundle id, Wh, production hour)
+
+
+class Inbox(Protocol):
+    """Where a client finds the bundles others transferred to it."""
+
+    def take(self) -> list[Holding]: ...
+
+    def send(self, to: int, item: Holding) -> None: ...
+
+
+class ThreadInbox:
+    def __init__(self, boxes: list[deque[Holding]], k: int) -> None:
+        self.boxes, self.k = boxes, k
+
+    def take(self) -> list[Holding]:
+        box, out = self.boxes[self.k], []
+        while box:
+            out.append(box.popleft())
+        return out
+
+    def send(self, to: int, item: Holding) -> None:
+        self.boxes[to].append(item)
+
+
+class QueueInbox:
+    def __init__(self, queues: list[Any], k: int) -> None:
+        self.queues, self.k = queues, k
+
+    def take(self) -> list[Holding]:
+        q, out = self.queues[self.k], []
+        while True:
+            try:
+                out.append(q.get_nowait())
+            except queue.Empty:
+                return out
+
+    def send(self, to: int, item: Holding) -> None:
+        self.queues[to].put(item)
+
+
+def client_loop(
+    ledger: Ledger,
+    names: list[str],
+    k: int,
+    mine: list[Holding],
+    inbox: Inbox,
+    seconds: float,
+    stale: float,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """``len(names)`` threads doing random transfers, splits and cancels for ``seconds``."""
-    inbox: dict[str, deque[tuple[int, int, dt.datetime]]] = {n: deque() for n in names}
+    """One client: random transfers, splits and cancels on what it holds, for ``seconds``.
+
+    With probability ``stale`` a transferred bundle stays on the sender's list as well, as in a
+    client working from an out-of-date view: acting on it later races its new holder and is
+    refused unless the bundle came back meanwhile.
+    """
+    rng = random.Random(k)
+    me = names[k]
+    others = [j for j in range(len(names)) if j != k]
     done: Counter[str] = Counter()
     refused: Counter[str] = Counter()
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(names) + 1)
-    stop = threading.Event()
-    views = {}
-    for name in names:  # (id, Wh, hour) of each holding, read before the clock starts
-        views[name] = [
-            (b.id, b.wh, b.production_start_utc) for b in ledger.bundles_of(name, status="active")
-        ]
-
-    def client(k: int, me: str) -> None:
-        rng = random.Random(k)
-        mine = views[me]
-        others = [n for n in names if n != me]
-        local_done: Counter[str] = Counter()
-        local_refused: Counter[str] = Counter()
-        barrier.wait()
-        while not stop.is_set():
-            while inbox[me]:
-                mine.append(inbox[me].popleft())
-            if not mine:
-                time.sleep(0.001)
-                continue
-            i = rng.randrange(len(mine))
-            mine[i], mine[-1] = mine[-1], mine[i]
-            bid, wh, hour = mine.pop()
-            r = rng.random()
-            op = "transfer" if r < 0.5 else "split" if r < 0.75 and wh > 1 else "cancel"
-            try:
-                if op == "transfer":
-                    to = rng.choice(others)
-                    ledger.transfer(bundle_ids=[bid], sender=me, recipient=to)
-                    inbox[to].append((bid, wh, hour))
-                elif op == "split":
-                    cut = rng.randint(1, wh - 1)
-                    a, b = ledger.split(bundle_id=bid, sizes_wh=[cut, wh - cut], account=me)
-                    mine += [(a, cut, hour), (b, wh - cut, hour)]
-                else:
-                    ledger.cancel(
-                        bundle_ids=[bid],
-                        account=me,
-                        beneficiary=me,
-                        period_start_utc=hour,
-                        period_end_utc=hour + HOUR,
-                    )
-                local_done[op] += 1
-            except LedgerConflict:
-                local_refused[op] += 1
-            except Exception as exc:  # a store error ends this client, and the run fails
-                with lock:
-                    errors.append(f"{me}: {exc}")
-                break
-        with lock:
-            done.update(local_done)
-            refused.update(local_refused)
-
-    threads = [threading.Thread(target=client, args=(k, n)) for k, n in enumerate(names)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    ops = sum(done.values())
+    spent: list[int] = []  # bundles this client split or cancelled
+    error = None
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    while time.monotonic() < deadline and not (stop and stop.is_set()):
+        mine += inbox.take()
+        if not mine:
+            time.sleep(0.001)
+            continue
+        i = rng.randrange(len(mine))
+        mine[i], mine[-1] = mine[-1], mine[i]
+        bid, wh, hour = mine.pop()
+        r = rng.random()
+        op = "transfer" if r < 0.5 else "split" if r < 0.75 and wh > 1 else "cancel"
+        try:
+            if op == "transfer":
+                to = rng.choice(others)
+                ledger.transfer(bundle_ids=[bid], sender=me, recipient=names[to])
+                inbox.send(to, (bid, wh, hour))
+                if rng.random() < stale:
+                    mine.insert(0, (bid, wh, hour))
+            elif op == "split":
+                cut = rng.randint(1, wh - 1)
+                a, b = ledger.split(bundle_id=bid, sizes_wh=[cut, wh - cut], account=me)
+                mine += [(a, cut, hour), (b, wh - cut, hour)]
+                spent.append(bid)
+            else:
+                ledger.cancel(
+                    bundle_ids=[bid],
+                    account=me,
+                    beneficiary=me,
+                    period_start_utc=hour,
+                    period_end_utc=hour + HOUR,
+                )
+                spent.append(bid)
+            done[op] += 1
+        except LedgerConflict:
+            refused[op] += 1
+        except Exception as exc:  # a store error ends this client, and the run fails
+            error = f"{me}: {type(exc).__name__}: {exc}"
+            break
     return {
+        "done": dict(done),
+        "refused": dict(refused),
+        "spent": spent,
+        "error": error,
+        "t0": t0,
+        "t1": time.monotonic(),
+    }
+
+
+def process_client(
+    url: str,
+    schema: str,
+    names: list[str],
+    k: int,
+    mine: list[Holding],
+    queues: list[Any],
+    barrier: Any,
+    results: Any,
+    *,
+    seconds: float,
+    stale: float,
+) -> None:
+    """A client process: its own engine (one connection) and ledger, started with the others."""
+    engine = engine_for(url, schema=schema, pool_size=1)
+    try:
+        ledger = Ledger(engine)
+        ledger.head()  # connect before the start
+        barrier.wait()
+        out = client_loop(ledger, names, k, mine, QueueInbox(queues, k), seconds, stale)
+    except Exception as exc:
+        out = {"done": {}, "refused": {}, "spent": [], "error": f"{names[k]}: {exc!r}"}
+    finally:
+        engine.dispose()
+    for q in queues:  # bundles still in flight stay with their recipients: do not wait on them
+        q.cancel_join_thread()
+    results.put(out)
+
+
+def trade(
+    db: Database, ledger: Ledger, names: list[str], seconds: float, mode: str, stale: float
+) -> dict[str, Any]:
+    """``len(names)`` clients (processes or threads) trading for ``seconds``, then checked."""
+    views = [  # (id, Wh, hour) of each holding, read before the clock starts
+        [(b.id, b.wh, b.production_start_utc) for b in ledger.bundles_of(n, status="active")]
+        for n in names
+    ]
+    seq0 = ledger.head().seq
+    n = len(names)
+    t_launch = time.monotonic()
+    outs: list[dict[str, Any]] = []
+    if mode == "processes":
+        # forkserver: each client is forked from a clean server process that preloaded the
+        # libraries, never from this one, which holds an engine and its connections.
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["suandian.store.sql", "psycopg", "sqlalchemy"])
+        queues = [ctx.Queue() for _ in names]
+        barrier = ctx.Barrier(n + 1)
+        results = ctx.Queue()
+        procs = [
+            ctx.Process(
+                target=process_client,
+                args=(db.pg_url, db.schema, names, k, views[k], queues, barrier, results),
+                kwargs={"seconds": seconds, "stale": stale},
+            )
+            for k in range(n)
+        ]
+        for p in procs:
+            p.start()
+        barrier.wait(timeout=300)
+        t_go = time.monotonic()
+        outs = [results.get(timeout=seconds + 300) for _ in procs]
+        for p in procs:
+            p.join()
+    else:
+        boxes: list[deque[Holding]] = [deque() for _ in names]
+        lock = threading.Lock()
+        go = threading.Barrier(n + 1)
+
+        def run(k: int) -> None:
+            go.wait()
+            out = client_loop(ledger, names, k, views[k], ThreadInbox(boxes, k), seconds, stale)
+            with lock:
+                outs.append(out)
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+        for t in threads:
+            t.start()
+        go.wait()
+        t_go = time.monotonic()
+        for t in threads:
+            t.join()
+
+    errors = [o["error"] for o in outs if o["error"]]
+    done: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
+    for o in outs:
+        done.update(o["done"])
+        refused.update(o["refused"])
+    timed = [o for o in outs if "t0" in o]
+    wall = max(o["t1"] for o in timed) - min(o["t0"] for o in timed) if timed else float("nan")
+    ops = sum(done.values())
+    # Nothing spent twice: every split or cancel the clients saw commit is of a distinct bundle,
+    # and those are exactly the bundles the store now holds as split or cancelled.
+    spent = Counter(b for o in outs for b in o["spent"])
+    twice = sorted(b for b, c in spent.items() if c > 1)
+    with ledger.engine.connect() as conn:
+        stored = set(
+            conn.execute(
+                text("SELECT id FROM ledger_bundles WHERE status IN ('split', 'cancelled')")
+            ).scalars()
+        )
+    seq = ledger.head().seq
+    ok = not errors and not twice and stored == set(spent) and seq == seq0 + ops
+    return {
+        "mode": mode,
         "ops": ops,
         "wall_seconds": round(wall, 3),
         "ops_per_second": round(ops / wall, 1),
         "op_mix": dict(done),
         "refused": dict(refused),
+        "stale_fraction": stale,
+        "client_start_seconds": round(t_go - t_launch, 2),
+        "spent_twice": len(twice),
+        "spent_matches_store": stored == set(spent),
+        "chain_matches_ops": seq == seq0 + ops,
+        "ok": ok,
         "errors": errors[:5],
     }
 
@@ -272,6 +434,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=None, help="trading time on PostgreSQL")
     parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="clients as threads of this process (one interpreter lock) instead of processes",
+    )
+    parser.add_argument(
+        "--stale",
+        type=float,
+        default=0.05,
+        help="share of transferred bundles a sender keeps acting on (refused unless returned)",
+    )
+    parser.add_argument(
         "--postgres-url", default=os.environ.get("SUANDIAN_BENCH_POSTGRES_URL", DEFAULT_PG)
     )
     args = parser.parse_args(argv)
@@ -279,7 +452,11 @@ def main(argv: list[str] | None = None) -> None:
     hours = args.hours or (720 if args.quick else 8760)
     seconds = args.seconds or (3.0 if args.quick else 30.0)
     mode = "quick" if args.quick else "full"
-    log(f"ledger_ops ({mode}): {devices} devices × {hours} h, {args.clients} clients, {seconds} s")
+    client_mode = "threads" if args.threads else "processes"
+    log(
+        f"ledger_ops ({mode}): {devices} devices × {hours} h, {args.clients} client "
+        f"{client_mode}, {seconds} s"
+    )
 
     pg_version = pg_reachable(args.postgres_url)
     if pg_version is None and os.environ.get("SUANDIAN_REQUIRE_SERVICES") == "1":
@@ -310,11 +487,13 @@ def main(argv: list[str] | None = None) -> None:
                             for n, held in holdings.items():
                                 ledger.transfer(bundle_ids=held, sender="gen", recipient=n)
                             log(f"  postgresql: {args.clients} clients trade for {seconds} s …")
-                            trading = trade(ledger, names, holdings, seconds)
+                            trading = trade(db, ledger, names, seconds, client_mode, args.stale)
                             log(
                                 f"  postgresql: {trading['ops']:,} operations, "
-                                f"{trading['ops_per_second']:,.0f} ops/s, mix {trading['op_mix']}, "
-                                f"refused {trading['refused']}"
+                                f"{trading['ops_per_second']:,.0f} ops/s ({client_mode}, started "
+                                f"in {trading['client_start_seconds']} s), mix "
+                                f"{trading['op_mix']}, refused {trading['refused']}, nothing "
+                                f"spent twice {trading['ok']}"
                             )
                         checks[kind] = check(ledger)
                         log(
@@ -330,8 +509,8 @@ def main(argv: list[str] | None = None) -> None:
                 "bundles": len(ids),
             }
 
-    invariants_ok = all(c["invariants_ok"] for c in checks.values()) and not (
-        trading and trading["errors"]
+    invariants_ok = all(c["invariants_ok"] for c in checks.values()) and (
+        trading is None or trading["ok"]
     )
     report: dict[str, Any] = {
         "benchmark": "ledger_ops",
@@ -341,11 +520,13 @@ def main(argv: list[str] | None = None) -> None:
         "issue_year_seconds": {k: v["best"] for k, v in issue.items()},
         "issue_runs": issue,
         "clients": args.clients,
+        "client_mode": client_mode,
         "trade_seconds": seconds,
         "ops_per_second": trading["ops_per_second"] if trading else None,
         "ops": trading["ops"] if trading else None,
         "op_mix": trading["op_mix"] if trading else None,
         "refused": trading["refused"] if trading else None,
+        "trading": trading,
         "target_ops_per_second": TARGET_OPS_PER_SECOND,
         "meets_target": (trading["ops_per_second"] >= TARGET_OPS_PER_SECOND) if trading else None,
         "invariants_ok": invariants_ok,
