@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
 from suandian.core.errors import InputError, LedgerConflict, NotFound
 from suandian.ledger import chain
@@ -36,9 +37,31 @@ from suandian.ledger.tables import (
     GenerationRow,
     IssuanceRow,
     OrganisationRow,
+    UtcDateTime,
 )
 
 __all__ = ["RegistryOps"]
+
+_CONSUMPTION = cast(Table, ConsumptionRow.__table__)
+_SQL_UPDATE_CONSUMPTION = (
+    update(_CONSUMPTION)
+    .where(
+        _CONSUMPTION.c.account_id == bindparam("b_acc"),
+        _CONSUMPTION.c.start_utc == bindparam("b_start", type_=UtcDateTime()),
+    )
+    .values(
+        end_utc=bindparam("b_end", type_=UtcDateTime()),
+        wh=bindparam("b_wh"),
+        meter_ref=bindparam("b_ref"),
+    )
+)
+_SQL_INSERT_CONSUMPTION = insert(_CONSUMPTION).values(
+    account_id=bindparam("b_acc"),
+    start_utc=bindparam("b_start", type_=UtcDateTime()),
+    end_utc=bindparam("b_end", type_=UtcDateTime()),
+    wh=bindparam("b_wh"),
+    meter_ref=bindparam("b_ref"),
+)
 
 
 class RegistryOps(LedgerStore):
@@ -315,6 +338,7 @@ class RegistryOps(LedgerStore):
                     f"account {account!r} is a {kind} account; consumption is recorded for "
                     "consumer accounts"
                 )
+            self._lock_account(conn, acc_id)  # serialises with claims for this consumer
             starts = [s for s, *_ in lines]
             claimed = _claimed_by_hour(conn, acc_id, starts[0], starts[-1] + _HOUR)
             for s, _e, w, _m in lines:
@@ -323,19 +347,25 @@ class RegistryOps(LedgerStore):
                         f"account {account!r}: consumption at {s.isoformat()} cannot drop to "
                         f"{w} Wh: {claimed[s]} Wh are already claimed against it"
                     )
+            recorded: set[dt.datetime] = set()
             for part in _chunks(starts):
-                conn.execute(
-                    delete(ConsumptionRow).where(
-                        ConsumptionRow.account_id == acc_id, ConsumptionRow.start_utc.in_(part)
-                    )
+                recorded.update(
+                    conn.execute(
+                        select(ConsumptionRow.start_utc).where(
+                            ConsumptionRow.account_id == acc_id, ConsumptionRow.start_utc.in_(part)
+                        )
+                    ).scalars()
                 )
-            conn.execute(
-                insert(ConsumptionRow),
-                [
-                    {"account_id": acc_id, "start_utc": s, "end_utc": e, "wh": w, "meter_ref": m}
-                    for s, e, w, m in lines
-                ],
-            )
+            rows = [
+                {"b_acc": acc_id, "b_start": s, "b_end": e, "b_wh": w, "b_ref": m}
+                for s, e, w, m in lines
+            ]
+            replaced = [r for r in rows if r["b_start"] in recorded]
+            if replaced:  # in place: the hour's row is never absent, not even inside this write
+                conn.execute(_SQL_UPDATE_CONSUMPTION, replaced)
+            added = [r for r in rows if r["b_start"] not in recorded]
+            if added:
+                conn.execute(_SQL_INSERT_CONSUMPTION, added)
             self._append(
                 conn,
                 "metering.consumption",

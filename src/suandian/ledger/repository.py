@@ -124,6 +124,12 @@ SQL_CANCEL = (
         retired_utc=bindparam("now", type_=UtcDateTime()),
     )
 )
+# A consumer's claims and its consumption readings are serialised on its account row. NO KEY
+# UPDATE conflicts with itself (and with an update of the row) but not with the key-share locks
+# foreign-key checks take, so transfers to and cancels for the account do not wait on it.
+SQL_LOCK_ACCOUNT = (
+    select(_ACCOUNTS.c.id).where(_ACCOUNTS.c.id == bindparam("acc")).with_for_update(key_share=True)
+)
 _SQL_HEAD_FOR_UPDATE = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
 _SQL_INSERT_EVENT = insert(_EVENTS)
 _SQL_UPDATE_HEAD = (
@@ -429,6 +435,15 @@ class LedgerStore:
         accounts = dict(conn.execute(select(AccountRow.id, AccountRow.code)).all())
         devices = dict(conn.execute(select(DeviceRow.id, DeviceRow.code)).all())
         return accounts, devices
+
+    def _lock_account(self, conn: Connection, account_id: int) -> None:
+        """Lock one account's row until commit (``SELECT … FOR NO KEY UPDATE``).
+
+        :meth:`claim` and :meth:`record_consumption` take the consumer's row before they read
+        what is claimed or metered, so they run one after the other for one consumer: the one
+        that waited reads what the other committed. SQLite serialises writers anyway.
+        """
+        conn.execute(SQL_LOCK_ACCOUNT, {"acc": account_id})
 
     def _device(self, conn: Connection, code: str, *, lock: bool = False) -> Row[Any]:
         stmt = select(DeviceRow).where(DeviceRow.code == code)

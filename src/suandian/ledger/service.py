@@ -383,6 +383,10 @@ class Ledger(RegistryOps):
 
         def op(conn: Connection) -> None:
             ben_id = self._account(conn, beneficiary, "beneficiary")[0]
+            # The beneficiary's row first, then the bundles: a consumption correction for this
+            # consumer waits until the claim commits (or the claim waits for the correction),
+            # so neither decides on claimed or metered Wh the other is changing.
+            self._lock_account(conn, ben_id)
             rows = self._lock_bundles(conn, sorted(ids))
             for r in rows:
                 if r.status != Status.CANCELLED:
@@ -410,7 +414,6 @@ class Ledger(RegistryOps):
                         ConsumptionRow.start_utc.in_(hours),
                     )
                     .order_by(ConsumptionRow.start_utc)
-                    .with_for_update()  # serialises claims against the same hours
                 )
             }
             claimed = _claimed_by_hour(conn, ben_id, hours[0], hours[-1] + _HOUR)
