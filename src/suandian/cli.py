@@ -327,7 +327,11 @@ def demo(
             if park.data_centers or park.consumers:
                 traced = trace_period(readings, park, start=first_day, days=summary.days)
             progress.update(task, advance=1, description="certificates (ledger)")
-            ledger = open_ledger(database_url(settings))
+            # The ledger runs on the simulation's clock: events are stamped, and certificates
+            # expire, as if the period had just ended (a 2025 period certified in 2027 would
+            # otherwise find its certificates expired).
+            sim_now = local_date_start_utc(last_day + dt.timedelta(days=1)).to_pydatetime()
+            ledger = open_ledger(database_url(settings), clock=lambda: sim_now)
             period_start = local_date_start_utc(first_day).to_pydatetime()
             period_end = local_date_start_utc(last_day + dt.timedelta(days=1)).to_pydatetime()
             claim_from = local_date_start_utc(
@@ -340,6 +344,7 @@ def demo(
                 start_utc=period_start,
                 end_utc=period_end,
                 claim_from_utc=claim_from,
+                now_utc=sim_now,
             )
             gec = ledger.gec_summary()
         progress.update(task, advance=1, description="done")
@@ -355,7 +360,7 @@ def demo(
             "readings": imported.to_json(),
             "dispatch": {c.site: comparison_json(c) for c in plans},
             "certificates": certified.to_json()
-            | {"gec": [_gec_json(m) for m in gec], "database": database_url(settings)},
+            | {"gec": [_gec_json(m) for m in gec], "database": _redacted(database_url(settings))},
         }
         if day_report is not None and enterprises is not None:
             payload["last_day"] = day_report.to_json()
@@ -381,7 +386,14 @@ def demo(
 
 DEMO_CLAIM_DAYS = 7
 """The demo issues certificates for its whole period and claims the last this many days:
-claims cost five ledger operations per consumer and hour."""
+claims take a transfer, a cancel and a claim per consumer and hour, each a transaction."""
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password, fit to print."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _gec_json(m: GecMonth) -> dict[str, object]:
@@ -420,6 +432,8 @@ def _print_certificates(c: CertifyResult, gec: list[GecMonth]) -> None:
             "made by this run (an hour claimed before counts as consumption only)"
         )
         out.print(table)
+    for note in c.notes:
+        out.print(note)
     print_gec(out, gec)
 
 

@@ -21,6 +21,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from suandian.core.errors import InputError
@@ -192,8 +193,24 @@ def ledger_claim(
         if first is None:
             raise InputError("--hourly needs --from (and optionally --to)")
         park = load_scenario(scenario)
-        _d1, _d2, start, end = _days(first, last)
-        claimed, consumed = claim_hourly(ledger, park, start, end)
+        d1, d2, start, end = _days(first, last)
+        n_hours = int((end - start) / dt.timedelta(hours=1))
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} h"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task(f"claims {d1} – {d2}", total=n_hours)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            claimed, consumed, notes = claim_hourly(ledger, park, start, end, progress=tick)
+        for note in notes:
+            err.print(note)
         for c in sorted(claimed):
             share = claimed[c] / consumed[c] if consumed[c] else float("nan")
             out.print(f"{c}: claimed {claimed[c] / 1e6:,.3f} MWh, hourly match {share:.1%}")
@@ -300,8 +317,8 @@ def ledger_verify(as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
-def _direct_devices(park: Park, consumer: str) -> list[str]:
-    return sorted({c.generator for c in park.contracts if c.consumer == consumer})
+def _direct_contracts(park: Park, consumer: str) -> dict[str, float | None]:
+    return {c.generator: c.cap_mw for c in park.contracts if c.consumer == consumer}
 
 
 @ledger_app.command("evidence")
@@ -320,11 +337,11 @@ def ledger_evidence(
     park = load_scenario(scenario)
     d1, d2, _start, _end = _days(first, last)
     pack = evidence_pack(
-        _ledger(), consumer, d1, d2, direct_devices=_direct_devices(park, consumer)
+        _ledger(), consumer, d1, d2, direct_cap_mw=_direct_contracts(park, consumer)
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"evidence-{consumer}-{d1}-{d2}"
-    json_path, html_path = stem.with_suffix(".json"), stem.with_suffix(".html")
+    stem = f"evidence-{consumer}-{d1}-{d2}"
+    json_path, html_path = out_dir / f"{stem}.json", out_dir / f"{stem}.html"
     json_path.write_text(json.dumps(pack.to_json(), ensure_ascii=False, indent=1) + "\n")
     html_path.write_text(pack.to_html(), encoding="utf-8")
     if as_json:

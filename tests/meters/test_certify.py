@@ -22,6 +22,7 @@ from suandian.store.sql import open_ledger
 UTC = dt.UTC
 T0 = dt.datetime(2025, 3, 1, 4, tzinfo=UTC)  # 12:00 in Shanghai
 HOUR = dt.timedelta(hours=1)
+NOW = dt.datetime(2025, 3, 2, tzinfo=UTC)
 
 TINY = {
     "name": "tiny",
@@ -66,7 +67,8 @@ def _rows(meter: str, kwh: list[float]) -> pd.DataFrame:
 @pytest.fixture
 def setup(tmp_path):
     park = parse_scenario(TINY)
-    ledger = open_ledger(f"sqlite:///{tmp_path}/ledger.sqlite")
+    # A fixed clock: the certificates of 2025 are valid until 2027, whenever the suite runs.
+    ledger = open_ledger(f"sqlite:///{tmp_path}/ledger.sqlite", clock=lambda: NOW)
     with ReadingsStore(tmp_path) as store:
         store.register_meters(meters_for_park(park))
         # Hour 1: PV 400 kWh, a 200, b 100. Hour 2: PV 80, a 200, b 100. Hour 3: PV has a gap.
@@ -84,7 +86,7 @@ def setup(tmp_path):
 
 def test_direct_contract_first_then_pro_rata_per_hour(setup) -> None:
     park, store, ledger = setup
-    out = certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR)
+    out = certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR, now_utc=NOW)
     # Hour 3 of PV misses a quarter: recorded for neither metering nor issue.
     assert out.generation_hours == 2
     assert out.consumption_hours == 6
@@ -105,9 +107,9 @@ def test_direct_contract_first_then_pro_rata_per_hour(setup) -> None:
 
 def test_rerun_adds_nothing_and_keeps_the_chain(setup) -> None:
     park, store, ledger = setup
-    certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR)
+    certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR, now_utc=NOW)
     head = ledger.head()
-    again = certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR)
+    again = certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR, now_utc=NOW)
     assert again.issued_bundles == 0
     assert again.generation_hours == 0
     assert again.claimed_wh == {"a": 0, "b": 0}
@@ -138,9 +140,9 @@ def test_evidence_pack_numbers_lineage_and_chain_head(setup) -> None:
     from suandian.reports.evidence import evidence_pack
 
     park, store, ledger = setup
-    certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR)
+    certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 3 * HOUR, now_utc=NOW)
     day = dt.date(2025, 3, 1)
-    pack = evidence_pack(ledger, "a", day, day, direct_devices=("pv",))
+    pack = evidence_pack(ledger, "a", day, day, direct_cap_mw={"pv": None})
     # a consumed 3 × 200 kWh and claimed 200 + 80 kWh, all from its contracted PV plant.
     assert pack.consumption_wh == 600_000
     assert pack.claimed_wh == 280_000
@@ -158,3 +160,84 @@ def test_evidence_pack_numbers_lineage_and_chain_head(setup) -> None:
     other = evidence_pack(ledger, "b", day, day)  # no contract names b
     assert other.hourly_match_pu == pytest.approx(100 / 300, abs=1e-12)
     assert other.direct_supply_pu == 0.0  # its share came from the pool
+
+
+def _capped(tmp_path, cap_mw: float):  # type: ignore[no-untyped-def]
+    """The tiny park with a capped contract, metered 15:00–17:00 UTC (23:00–01:00 Shanghai)."""
+    spec = {**TINY, "contracts": [{"generator": "pv", "consumer": "a", "cap_mw": cap_mw}]}
+    park = parse_scenario(spec)
+    start = dt.datetime(2025, 3, 1, 15, tzinfo=UTC)
+    idx = pd.date_range(start, periods=8, freq="15min")
+    rows = pd.concat(
+        [
+            pd.DataFrame({"meter_id": m, "start_utc": idx, "kwh": [v] * 8})
+            for m, v in (("m-pv", 100.0), ("m-a", 50.0), ("m-b", 25.0))
+        ]
+    )
+    ledger = open_ledger(f"sqlite:///{tmp_path}/capped.sqlite", clock=lambda: NOW)
+    store = ReadingsStore(tmp_path)
+    store.register_meters(meters_for_park(park))
+    assert import_readings(store, rows).rejected == 0
+    return park, store, ledger, start
+
+
+def test_capped_contract_and_evidence_across_a_shanghai_midnight(tmp_path) -> None:
+    from suandian.reports.evidence import evidence_pack
+
+    park, store, ledger, start = _capped(tmp_path, cap_mw=0.05)  # 50 kWh in an hour
+    with store:
+        certify_park(ledger, store, park, start_utc=start, end_utc=start + 2 * HOUR, now_utc=NOW)
+    # Each hour: PV 400 kWh; a needs 200, b 100. The contract gives a 50 kWh first; the other
+    # 350 kWh cover the 250 kWh still uncovered in full (a 150, b 100); 100 kWh stay unsold.
+    for day in (dt.date(2025, 3, 1), dt.date(2025, 3, 2)):  # 23:00 and 00:00 Shanghai
+        pack = evidence_pack(ledger, "a", day, day, direct_cap_mw={"pv": 0.05})
+        assert pack.consumption_wh == 200_000
+        assert pack.claimed_wh == 200_000
+        assert pack.hourly_match_pu == 1.0
+        # Only the contracted 50 kWh count as direct supply, not the 150 kWh from the pool.
+        assert pack.direct_wh == 50_000
+        assert pack.direct_supply_pu == pytest.approx(0.25, abs=1e-12)
+        assert [h.start_utc for h in pack.consumption] == [start if day.day == 1 else start + HOUR]
+
+
+def test_a_run_stopped_half_way_is_finished_by_the_next(tmp_path) -> None:
+    from suandian.meters.certify import issue_metered, record_metering, register_park
+
+    park, store, ledger, start = _capped(tmp_path, cap_mw=0.05)
+    end = start + 2 * HOUR
+    with store:
+        register_park(ledger, park)
+        record_metering(ledger, store, park, start, end)
+        issue_metered(ledger, park, start, end)
+        # Stopped after the first step of the first hour: a's part split off, transferred only.
+        first = ledger.bundles_of(GENERATOR, "active")[0]
+        part, _rest = ledger.split(
+            bundle_id=first.id, sizes_wh=[50_000, first.wh - 50_000], account=GENERATOR
+        )
+        ledger.transfer(bundle_ids=[part], sender=GENERATOR, recipient="a")
+        out = certify_park(ledger, store, park, start_utc=start, end_utc=end, now_utc=NOW)
+    # The stranded part is cancelled and claimed, and the hour is completed from the rest.
+    assert ledger.get_bundle(part).status.value == "claimed"
+    assert out.claimed_wh == {"a": 400_000, "b": 200_000}
+    assert ledger.audit() == []
+
+
+def test_expired_certificates_are_skipped_with_a_note(tmp_path) -> None:
+    park, store, ledger, start = _capped(tmp_path, cap_mw=0.05)
+    later = dt.datetime(2027, 6, 1, tzinfo=UTC)
+    with store:
+        from suandian.meters.certify import (
+            claim_hourly,
+            issue_metered,
+            record_metering,
+            register_park,
+        )
+
+        register_park(ledger, park)
+
+        record_metering(ledger, store, park, start, start + 2 * HOUR)
+    issue_metered(ledger, park, start, start + 2 * HOUR)
+    claimed, _used, notes = claim_hourly(ledger, park, start, start + 2 * HOUR, now_utc=later)
+    assert claimed == {"a": 0, "b": 0}
+    assert len(notes) == 1 and "800.000" not in notes[0] and "expired" in notes[0]
+    assert len(ledger.bundles_of(GENERATOR, "active")) == 2  # untouched

@@ -25,7 +25,7 @@ so it is an *expression* (:attr:`LinearProblem.expressions`, read back with
 ``problem.values("grid-import", x)``) whose row carries the import limit. Wherever import
 appears — the objective, the green match — its terms are those columns and a constant. This
 saves one column per interval and turns the equality of the balance into the range of the
-limit, and HiGHS's dual simplex needs a quarter fewer iterations: 0.29 s → 0.19 s on the hourly
+limit, and HiGHS's dual simplex needs a quarter fewer iterations: 0.29 s → 0.21 s on the hourly
 year of ``benchmarks/dispatch_vs_pypsa.py``, same optimum.
 
 Constraints:

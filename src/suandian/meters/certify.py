@@ -21,9 +21,12 @@ the meters store, the certificate ledger (:class:`~suandian.ledger.Ledger`) gets
    priority and up to the contracted capacity and the consumer's metered consumption; what is
    left is shared across consumers pro rata to the consumption they still have uncovered, never
    above it (Wh rounded down; the remainder stays with ``park-generation`` as active
-   certificates, e.g. for export or sale). Each device-hour bundle is split into one child per
-   receiving consumer (plus the remainder), the children are transferred, cancelled for the
-   consumer and that hour, and claimed against its metered consumption.
+   certificates, e.g. for export or sale). A device-hour's bundles are split into one part per
+   receiving consumer (plus the remainder); the parts are transferred, cancelled for the
+   consumer and that hour, and claimed against its metered consumption. Certificates already
+   expired (two years after production) are skipped with a note. Each step is its own
+   transaction: a run that stops half way leaves parts with a consumer, and the next run
+   cancels and claims those first, so nothing is stranded.
 
 Storage is not certified here: a battery's charge and discharge records
 (:meth:`~suandian.ledger.Ledger.record_charge`, :meth:`~suandian.ledger.Ledger.issue_discharge`)
@@ -42,9 +45,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from suandian.core.errors import LedgerConflict, NotFound
+from suandian.core.errors import InputError, LedgerConflict, NotFound
 from suandian.grid.factors import emission_factor
-from suandian.ledger import ChainHead, IssueLine, Ledger, MeterReading
+from suandian.ledger import BundleView, ChainHead, IssueLine, Ledger, MeterReading
 from suandian.scenario.model import Park
 from suandian.store.readings import ReadingsStore
 
@@ -90,6 +93,7 @@ class CertifyResult:
     consumption_wh: dict[str, int] = field(default_factory=dict)
     """Per consumer: metered Wh in the claim window."""
     head: ChainHead | None = None
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -103,6 +107,7 @@ class CertifyResult:
             "claim_end_utc": _iso(self.claim_end_utc),
             "claimed_mwh": {k: v / 1e6 for k, v in self.claimed_wh.items()},
             "consumption_mwh": {k: v / 1e6 for k, v in self.consumption_wh.items()},
+            "notes": list(self.notes),
             "chain_head": None
             if self.head is None
             else {"seq": self.head.seq, "hash": self.head.hash},
@@ -183,6 +188,12 @@ def _hourly_wh(
     store: ReadingsStore, meter_ids: Sequence[str], start_utc: dt.datetime, end_utc: dt.datetime
 ) -> tuple[pd.DatetimeIndex, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Hourly Wh per meter (rows) and whether the hour is complete (all four quarters)."""
+    for name, t in (("start_utc", start_utc), ("end_utc", end_utc)):
+        if t != _floor_hour(t):
+            raise InputError(
+                f"{name}: {t.isoformat()} is not on the hour; certificates are issued per clock "
+                "hour, so give whole hours (e.g. a local day's start)"
+            )
     quarters = store.dense(meter_ids, start_utc, end_utc, resolution_min=15)
     n_h = quarters.shape[1] // 4
     blocks = quarters[:, : n_h * 4].reshape(len(meter_ids), n_h, 4)
@@ -291,27 +302,96 @@ def _allocate(
     return out
 
 
+@dataclass
+class _Claims:
+    claimed: dict[str, int]
+    consumption: dict[str, int]
+    notes: list[str]
+
+
+def _finish_held(
+    ledger: Ledger, consumers: Sequence[str], start_utc: dt.datetime, end_utc: dt.datetime
+) -> tuple[dict[str, int], list[str]]:
+    """Claim what an interrupted run left with the consumers: bundles transferred but not yet
+    cancelled, or cancelled but not yet claimed, for hours in ``[start, end)``."""
+    claimed: dict[str, int] = dict.fromkeys(consumers, 0)
+    notes: list[str] = []
+    for c in consumers:
+        held = [
+            b
+            for b in ledger.bundles_of(c, "active")
+            if start_utc <= b.production_start_utc < end_utc
+        ]
+        by_hour: dict[dt.datetime, list[int]] = {}
+        for b in held:
+            by_hour.setdefault(_floor_hour(b.production_start_utc), []).append(b.id)
+        for hour, ids in sorted(by_hour.items()):
+            ledger.cancel(
+                bundle_ids=ids,
+                account=c,
+                beneficiary=c,
+                period_start_utc=hour,
+                period_end_utc=hour + _HOUR,
+            )
+        pending = [
+            b
+            for b in ledger.bundles_of(c, "cancelled")
+            if b.beneficiary == c and start_utc <= b.production_start_utc < end_utc
+        ]
+        for b in pending:
+            try:
+                ledger.claim(bundle_ids=[b.id], beneficiary=c)
+                claimed[c] += b.wh
+            except LedgerConflict as exc:
+                notes.append(f"{c}: bundle {b.id} stays cancelled, not claimed: {exc}")
+    return claimed, notes
+
+
+def _floor_hour(t: dt.datetime) -> dt.datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
 def claim_hourly(
     ledger: Ledger,
     park: Park,
     start_utc: dt.datetime,
     end_utc: dt.datetime,
     *,
+    now_utc: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[dict[str, int], dict[str, int], list[str]]:
     """Allocate, transfer, cancel and claim each hour's certificates in ``[start, end)``.
 
-    Only active certificates of ``park-generation`` are used, so hours claimed before have
-    nothing left to give. Returns (claimed Wh, metered consumption Wh) per consumer.
+    Uses the active certificates ``park-generation`` holds for each hour (whole issued bundles,
+    or what an earlier run left), skipping any expired at ``now_utc`` (default: now), and first
+    finishes what an interrupted run left with the consumers. Per hour: one split per device,
+    then a transfer, a cancel and a claim per receiving consumer, each its own transaction.
+    Returns (claimed Wh, metered consumption Wh) per consumer and notes on what was skipped.
     """
+    if start_utc != _floor_hour(start_utc) or end_utc != _floor_hour(end_utc):
+        raise InputError(
+            f"claim window {start_utc.isoformat()} – {end_utc.isoformat()}: claims match clock "
+            "hours; start and end on the hour"
+        )
+    now = now_utc or dt.datetime.now(dt.UTC)
     gens = [g[0] for g in _generators(park)]
     cons = [c[0] for c in _consumers(park)]
     direct = [(c.generator, c.consumer, c.priority, c.cap_mw) for c in park.contracts]
-    # Active, unsplit bundles of park-generation per (device, hour): one per issued device-hour.
-    active: dict[tuple[str, dt.datetime], tuple[int, int]] = {}
+    claimed, notes = _finish_held(ledger, cons, start_utc, end_utc)
+    pool: dict[tuple[str, dt.datetime], list[BundleView]] = {}
+    expired = 0
     for b in ledger.bundles_of(GENERATOR, "active"):
-        if start_utc <= b.production_start_utc < end_utc and b.parent_id is None:
-            active[(b.device, b.production_start_utc)] = (b.id, b.wh)
+        if not start_utc <= b.production_start_utc < end_utc:
+            continue
+        if b.expires_utc <= now:
+            expired += b.wh
+            continue
+        pool.setdefault((b.device, _floor_hour(b.production_start_utc)), []).append(b)
+    if expired:
+        notes.append(
+            f"{expired / 1e6:,.3f} MWh of certificates expired before they could be claimed "
+            "(valid two years after production)"
+        )
     need_by_hour: dict[dt.datetime, dict[str, int]] = {}
     consumption: dict[str, int] = dict.fromkeys(cons, 0)
     for c in cons:
@@ -320,30 +400,15 @@ def claim_hourly(
             consumption[c] += r.wh
             if unclaimed > 0:
                 need_by_hour.setdefault(r.start_utc, {})[c] = unclaimed
-    claimed: dict[str, int] = dict.fromkeys(cons, 0)
-    hours = sorted({t for (_, t) in active})
+    hours = sorted({t for (_, t) in pool})
     for k, hour in enumerate(hours):
         need = need_by_hour.get(hour, {})
-        available = {g: active[(g, hour)][1] for g in gens if (g, hour) in active}
-        plan = _allocate(available, need, direct)
+        bundles = {g: pool[(g, hour)] for g in gens if (g, hour) in pool}
+        plan = _allocate({g: sum(b.wh for b in bs) for g, bs in bundles.items()}, need, direct)
         pieces: dict[str, list[int]] = {}
         for device, by_consumer in plan.items():
-            if not by_consumer:
-                continue
-            bundle_id, wh = active[(device, hour)]
-            order = sorted(by_consumer)
-            sizes = [by_consumer[c] for c in order]
-            rest = wh - sum(sizes)
-            if rest == 0 and len(sizes) == 1:
-                children = [bundle_id]  # the whole bundle goes to one consumer
-            else:
-                children = ledger.split(
-                    bundle_id=bundle_id,
-                    sizes_wh=[*sizes, rest] if rest else sizes,
-                    account=GENERATOR,
-                )
-            for c, child in zip(order, children, strict=False):
-                pieces.setdefault(c, []).append(child)
+            for c, ids in _carve(ledger, bundles[device], by_consumer).items():
+                pieces.setdefault(c, []).extend(ids)
         for c, ids in pieces.items():
             ledger.transfer(bundle_ids=ids, sender=GENERATOR, recipient=c)
             ledger.cancel(
@@ -357,7 +422,34 @@ def claim_hourly(
             claimed[c] += sum(plan[d].get(c, 0) for d in plan)
         if progress is not None:
             progress(k + 1, len(hours))
-    return claimed, consumption
+    return claimed, consumption, notes
+
+
+def _carve(
+    ledger: Ledger, bundles: Sequence[BundleView], wh_by_consumer: dict[str, int]
+) -> dict[str, list[int]]:
+    """Bundle ids of exactly ``wh_by_consumer`` Wh for each consumer, splitting as needed.
+
+    Bundles are used whole while they fit; the one that does not is split into the part needed
+    and the rest, which stays with ``park-generation``.
+    """
+    queue = [(b.id, b.wh) for b in sorted(bundles, key=lambda b: b.start_id)]
+    out: dict[str, list[int]] = {}
+    for c in sorted(wh_by_consumer):
+        want = wh_by_consumer[c]
+        while want > 0 and queue:
+            bid, wh = queue.pop(0)
+            if wh <= want:
+                out.setdefault(c, []).append(bid)
+                want -= wh
+            else:
+                head, rest = ledger.split(
+                    bundle_id=bid, sizes_wh=[want, wh - want], account=GENERATOR
+                )
+                out.setdefault(c, []).append(head)
+                queue.insert(0, (rest, wh - want))
+                want = 0
+    return out
 
 
 def certify_park(
@@ -368,13 +460,16 @@ def certify_park(
     start_utc: dt.datetime,
     end_utc: dt.datetime,
     claim_from_utc: dt.datetime | None = None,
+    now_utc: dt.datetime | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CertifyResult:
     """Register ``park``, record its metering, issue ``[start, end)`` and claim from
     ``claim_from_utc`` (default ``start``) to ``end``.
 
-    Claims cost five ledger operations per consumer and hour, so a long period is issued in
-    full but claimed for a shorter window when asked.
+    Claims take a transfer, a cancel and a claim per consumer and hour (and a split per device
+    and hour), each a transaction, so a long period is issued in full but claimed for a shorter
+    window when asked. ``now_utc`` is the time expiry is judged at (default: now); it should
+    agree with the ledger's clock.
     """
     say = progress or (lambda _m: None)
     say("ledger: registry")
@@ -385,7 +480,7 @@ def certify_park(
     bundles, wh = issue_metered(ledger, park, start_utc, end_utc)
     claim_from = max(claim_from_utc or start_utc, start_utc)
     say("ledger: claims")
-    claimed, consumption = claim_hourly(ledger, park, claim_from, end_utc)
+    claimed, consumption, notes = claim_hourly(ledger, park, claim_from, end_utc, now_utc=now_utc)
     return CertifyResult(
         devices=tuple(g[0] for g in _generators(park)),
         consumers=tuple(c[0] for c in _consumers(park)),
@@ -398,4 +493,5 @@ def certify_park(
         claimed_wh=claimed,
         consumption_wh=consumption,
         head=ledger.head(),
+        notes=tuple(notes),
     )

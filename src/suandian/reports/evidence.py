@@ -11,8 +11,11 @@ ledger and gathers
 - **hourly-match %**: Σ_h claimed_h / Σ_h consumption_h — a certificate counts only against
   consumption of its own production hour, so this is the share of consumption matched hour
   by hour (EnergyTag granular-certificate claim);
-- **direct-supply share**: the part of consumption claimed with certificates of devices that
-  supply the consumer under a direct contract (绿电直连), over its consumption;
+- **direct-supply share**: the part of consumption claimed under a direct contract (绿电直连)
+  with the device, over consumption. Per hour and contracted device it counts the claimed Wh
+  up to the contracted capacity × 1 h (all of them without a cap): the allocation of
+  :mod:`suandian.meters.certify` serves contracts first, so more from the same device came
+  from the shared pool, not through the direct line;
 - **the chain head** (sequence number and SHA-256 hash) and the result of verifying the event
   chain when the pack was made, so an auditor can recompute the chain
   (``suandian ledger verify``) and compare heads.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from suandian.core.errors import InputError
@@ -44,7 +47,8 @@ class EvidencePack:
     generated_utc: dt.datetime
     consumption: tuple[ConsumptionView, ...]
     claims: tuple[ClaimView, ...]
-    direct_devices: tuple[str, ...]
+    direct_cap_mw: dict[str, float | None]
+    """Devices under a direct contract with the consumer → contracted capacity (None: no cap)."""
     chain_seq: int
     chain_hash: str
     verified: VerifyResult
@@ -59,7 +63,16 @@ class EvidencePack:
 
     @property
     def direct_wh(self) -> int:
-        return sum(c.bundle.wh for c in self.claims if c.device.code in self.direct_devices)
+        per_hour: dict[tuple[str, dt.datetime], int] = {}
+        for c in self.claims:
+            if c.device.code in self.direct_cap_mw:
+                key = (c.device.code, c.bundle.production_start_utc.replace(minute=0, second=0))
+                per_hour[key] = per_hour.get(key, 0) + c.bundle.wh
+        total = 0
+        for (device, _hour), wh in per_hour.items():
+            cap = self.direct_cap_mw[device]
+            total += wh if cap is None else min(wh, int(cap * 1e6))  # MW × 1 h = Wh / 1e6
+        return total
 
     @property
     def hourly_match_pu(self) -> float | None:
@@ -89,7 +102,7 @@ class EvidencePack:
             "claimed_wh": self.claimed_wh,
             "hourly_match_pu": self.hourly_match_pu,
             "direct_supply_pu": self.direct_supply_pu,
-            "direct_devices": list(self.direct_devices),
+            "direct_contracts_mw": self.direct_cap_mw,
             "claimed_by_source_wh": self.by_source_wh(),
             "hours": [
                 {
@@ -150,7 +163,7 @@ def evidence_pack(
     first_day: dt.date,
     last_day: dt.date,
     *,
-    direct_devices: Collection[str] = (),
+    direct_cap_mw: Mapping[str, float | None] | None = None,
     now_utc: dt.datetime | None = None,
 ) -> EvidencePack:
     """The evidence pack of ``consumer`` for the local days ``first_day`` … ``last_day``.
@@ -160,7 +173,7 @@ def evidence_pack(
     """
     if last_day < first_day:
         raise InputError(
-            f"--to {last_day.isoformat()} is before --from {first_day.isoformat()}; "
+            f"last_day {last_day.isoformat()} is before first_day {first_day.isoformat()}; "
             "give the first day first"
         )
     start = local_date_start_utc(first_day).to_pydatetime()
@@ -172,8 +185,7 @@ def evidence_pack(
             key=lambda c: (c.bundle.production_start_utc, c.bundle.start_id),
         )
     )
-    verified = ledger.verify()
-    head = ledger.head()
+    verified = ledger.verify()  # its head is the one the pack cites: verified, not just read
     return EvidencePack(
         consumer=consumer,
         first_day=first_day,
@@ -181,11 +193,19 @@ def evidence_pack(
         generated_utc=now_utc or dt.datetime.now(dt.UTC),
         consumption=consumption,
         claims=claims,
-        direct_devices=tuple(sorted(direct_devices)),
-        chain_seq=head.seq,
-        chain_hash=head.hash,
+        direct_cap_mw=dict(sorted((direct_cap_mw or {}).items())),
+        # Events are numbered from 1 without gaps, so the last verified one is number `count`
+        # (or the one before the first bad event).
+        chain_seq=verified.count if verified.ok else max((verified.first_bad_seq or 1) - 1, 0),
+        chain_hash=verified.head_hash,
         verified=verified,
     )
+
+
+def _contracts(caps: Mapping[str, float | None]) -> str:
+    if not caps:
+        return "none"
+    return ", ".join(f"{d} ≤ {c:g} MW" if c is not None else d for d, c in caps.items())
 
 
 def _pct(x: float | None) -> str:
@@ -246,7 +266,7 @@ code {{ font-size: 12px; word-break: break-all; }}
 {sources}</td></tr>
 <tr><th>Hourly match</th><td>{_pct(p.hourly_match_pu)}</td></tr>
 <tr><th>Direct supply (绿电直连)</th><td>{_pct(p.direct_supply_pu)}
-(devices: {e(", ".join(p.direct_devices)) or "none"})</td></tr>
+(contracts: {e(_contracts(p.direct_cap_mw))})</td></tr>
 <tr><th>Ledger chain head</th><td>event {p.chain_seq}: <code>{e(p.chain_hash)}</code><br>
 {verified} ({p.verified.count} events)</td></tr>
 <tr><th>Generated</th><td>{e(p.generated_utc.isoformat(timespec="seconds"))}</td></tr>
