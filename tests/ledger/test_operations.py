@@ -229,6 +229,81 @@ def test_metering_corrections(park: Ledger) -> None:
     )
 
 
+def test_consumption_corrections_replace_in_place_and_add(park: Ledger) -> None:
+    park.record_consumption(account="c1", readings=[reading(H0, 800, ref="c1@v1")])
+    park.record_consumption(
+        account="c1", readings=[reading(H0, 900, ref="c1@v2"), reading(H0 + HOUR, 50, ref="c1@v1")]
+    )
+    assert [
+        (c.start_utc, c.wh, c.meter_ref) for c in park.consumption_for("c1", H0, H0 + 2 * HOUR)
+    ] == [
+        (H0, 900, "c1@v2"),
+        (H0 + HOUR, 50, "c1@v1"),
+    ]
+
+
+def test_issue_refuses_already_expired_production(park: Ledger, clock: Clock) -> None:
+    # H0's production ended 2025-03-01T05:00Z: its certificates expire 2027-03-01T05:00Z.
+    park.record_generation(device="pv-1", readings=[reading(H0, 1000), reading(H0 + HOUR, 500)])
+    clock.now = dt.datetime(2027, 3, 1, 5, 30, tzinfo=UTC)
+    expected = (
+        r"device 'pv-1' at 2025-03-01T04:00:00\+00:00–2025-03-01T05:00:00\+00:00: cannot issue "
+        r"certificates for this production: they expired at 2027-03-01T05:00:00\+00:00; "
+        "certificates are valid for two years after production"
+    )
+    refused(
+        park,
+        LedgerConflict,
+        expected,
+        lambda: park.issue(
+            device="pv-1", start_utc=H0, end_utc=H0 + HOUR, wh=1000, issuer="operator"
+        ),
+    )
+    # one expired line refuses the whole call: the live one is not issued either
+    refused(
+        park,
+        LedgerConflict,
+        expected,
+        lambda: park.issue_many(
+            device="pv-1",
+            lines=[IssueLine(H0, H0 + HOUR, 1000), IssueLine(H0 + HOUR, H0 + 2 * HOUR, 500)],
+            issuer="operator",
+        ),
+    )
+    (b,) = park.issue_many(
+        device="pv-1", lines=[IssueLine(H0 + HOUR, H0 + 2 * HOUR, 500)], issuer="operator"
+    )
+    assert park.get_bundle(b).expires_utc == dt.datetime(2027, 3, 1, 6, tzinfo=UTC)
+    park.record_charge(device="bess-1", bundle_ids=[b], start_utc=H0 + HOUR, end_utc=H0 + 2 * HOUR)
+    park.record_generation(device="bess-1", readings=[reading(H0 + 2 * HOUR, 400)])
+    # a production interval ending 06:30 expires 2027-03-01T06:30Z: refused at exactly that time
+    half = H0 + 2 * HOUR + dt.timedelta(minutes=30)
+    park.record_generation(device="pv-1", readings=[reading(H0 + 2 * HOUR, 5, 30)])
+    clock.now = dt.datetime(2027, 3, 1, 6, 30, tzinfo=UTC)
+    refused(
+        park,
+        LedgerConflict,
+        r"expired at 2027-03-01T06:30:00\+00:00",
+        lambda: park.issue(
+            device="pv-1", start_utc=H0 + 2 * HOUR, end_utc=half, wh=5, issuer="operator"
+        ),
+    )
+    # storage discharge: within η × charged (450 Wh), but its production ended 2025-03-01T07:00Z
+    clock.now = dt.datetime(2027, 3, 1, 7, tzinfo=UTC)
+    refused(
+        park,
+        LedgerConflict,
+        r"device 'bess-1' at .*expired at 2027-03-01T07:00:00\+00:00",
+        lambda: park.issue_discharge(
+            device="bess-1",
+            start_utc=H0 + 2 * HOUR,
+            end_utc=H0 + 3 * HOUR,
+            wh=400,
+            issuer="operator",
+        ),
+    )
+
+
 # --- transfer -----------------------------------------------------------------------------------
 
 
@@ -499,7 +574,7 @@ def test_withdraw_by_the_issuer_only(park: Ledger) -> None:
     assert "meter fault" in park.events()[-1].payload_json
 
 
-def test_expire_sweeps_live_bundles_past_expiry(park: Ledger) -> None:
+def test_expire_sweeps_live_bundles_past_expiry(park: Ledger, clock: Clock) -> None:
     early = issue_one(park, 10)
     late = issue_one(park, 10, start=H0 + 5 * HOUR)
     cancelled = issue_one(park, 10, start=H0 + 2 * HOUR)
@@ -510,12 +585,29 @@ def test_expire_sweeps_live_bundles_past_expiry(park: Ledger) -> None:
         period_start_utc=H0 + 2 * HOUR,
         period_end_utc=H0 + 3 * HOUR,
     )
+    clock.now = dt.datetime(2027, 3, 1, 6, tzinfo=UTC)
     assert park.expire(now_utc=dt.datetime(2027, 3, 1, 4, tzinfo=UTC)) == []
     assert park.expire(now_utc=dt.datetime(2027, 3, 1, 5, tzinfo=UTC)) == [early]
     assert park.get_bundle(early).status == Status.EXPIRED
     assert park.get_bundle(late).status == Status.ACTIVE
     assert park.get_bundle(cancelled).status == Status.CANCELLED
     assert park.bundles_of("gen", status="expired")[0].id == early
+
+
+def test_expire_refuses_a_time_ahead_of_the_clock(park: Ledger, clock: Clock) -> None:
+    b = issue_one(park, 10)  # expires 2027-03-01T05:00Z; the clock is at 2025-06-01
+    msg = refused(
+        park,
+        InputError,
+        r"now_utc: 2027-03-01T05:00:00\+00:00 is later than the ledger clock "
+        r"\(2025-06-01T00:00:00\+00:00\)",
+        lambda: park.expire(now_utc=dt.datetime(2027, 3, 1, 5, tzinfo=UTC)),
+    )
+    assert "expired up to the current time" in msg
+    assert park.get_bundle(b).status == Status.ACTIVE
+    assert park.expire(now_utc=clock.now) == []  # the clock's own time is allowed
+    clock.now = dt.datetime(2027, 3, 1, 5, tzinfo=UTC)
+    assert park.expire(now_utc=clock.now) == [b]
 
 
 def test_expiry_of_a_leap_day() -> None:

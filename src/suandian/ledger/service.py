@@ -104,7 +104,8 @@ class Ledger(RegistryOps):
         Each line gets one bundle (returned in line order) owned by the device's owner, with a
         fresh ID range continuing the device's last one. Refused, for the whole call, if any
         line has no generation reading with exactly its interval, asks for more than was
-        metered, or was issued before. One chain event (``issue``) records every line. The
+        metered, was issued before, or has already expired (its production ended two years or
+        more before the ledger clock). One chain event (``issue``) records every line. The
         issuer must be a park-operator account; storage devices issue through
         :meth:`issue_discharge`.
         """
@@ -155,8 +156,16 @@ class Ledger(RegistryOps):
                 )
             ).scalars()
         )
+        now = self._now()
         for s, e, w in lines:
             at = f"device {device!r} at {s.isoformat()}–{e.isoformat()}"
+            expires = expiry_utc(e)
+            if expires <= now:  # the bundle could never be transferred, split or cancelled
+                raise LedgerConflict(
+                    f"{at}: cannot issue certificates for this production: they expired at "
+                    f"{expires.isoformat()}; certificates are valid for two years after "
+                    "production"
+                )
             if s in issued:
                 raise LedgerConflict(f"{at}: certificates were already issued for this interval")
             m = metered.get(s)
@@ -168,7 +177,6 @@ class Ledger(RegistryOps):
                 raise LedgerConflict(
                     f"{at}: cannot issue {w} Wh, only {m.wh} Wh were metered ({m.meter_ref})"
                 )
-        now = self._now()
         next_id, issuances, bundles, ranges = dev.next_cert_id, [], [], []
         for s, e, w in lines:
             start_id, end_id = next_range(next_id, w)
@@ -472,8 +480,18 @@ class Ledger(RegistryOps):
         self._write(op)
 
     def expire(self, *, now_utc: dt.datetime) -> list[int]:
-        """Expire every live bundle whose expiry is at or before ``now_utc``; returns their ids."""
+        """Expire every live bundle whose expiry is at or before ``now_utc``; returns their ids.
+
+        ``now_utc`` may not be later than the ledger clock: expiring is final, and a time
+        ahead of the clock would retire certificates that are still valid.
+        """
         now = utc(now_utc, "now_utc")
+        clock = self._now()
+        if now > clock:
+            raise InputError(
+                f"now_utc: {now.isoformat()} is later than the ledger clock "
+                f"({clock.isoformat()}); certificates can only be expired up to the current time"
+            )
 
         def op(conn: Connection) -> list[int]:
             ids = sorted(
