@@ -109,3 +109,43 @@ def test_gec_summary_from_the_ledger(park: Ledger) -> None:
     assert summary[1].first_code == "QHXN0PV000012025040000000001PV01"
     assert [m.month for m in park.gec_summary(months=["202504"])] == ["202504"]
     assert park.gec_summary(device="wind-1") == []
+
+
+def test_gec_summary_leaves_out_withdrawn_certificates(park: Ledger) -> None:
+    # March (Shanghai): 1,000,000 + 600,000 issued, 300,000 of them withdrawn (a split child):
+    # 1,300,000 → 1 GEC, carry 300,000. April: 700,000 issued, 200,000 withdrawn (a split
+    # child): 300,000 + 500,000 = 800,000 → no GEC, carry 800,000. Counting withdrawn energy
+    # would give 1 GEC (carry 600,000) and 1 GEC (carry 300,000).
+    lines = [
+        (dt.datetime(2025, 3, 1, 4, tzinfo=UTC), 1_000_000),
+        (dt.datetime(2025, 3, 31, 15, tzinfo=UTC), 600_000),
+        (dt.datetime(2025, 3, 31, 16, tzinfo=UTC), 700_000),
+    ]
+    park.record_generation(device="pv-1", readings=[reading(s, w) for s, w in lines])
+    march, _, april = park.issue_many(
+        device="pv-1", lines=[IssueLine(s, s + HOUR, w) for s, w in lines], issuer="operator"
+    )
+    gone_march, _ = park.split(bundle_id=march, sizes_wh=[300_000, 700_000], account="gen")
+    gone_april, _ = park.split(bundle_id=april, sizes_wh=[200_000, 500_000], account="gen")
+    park.withdraw(bundle_ids=[gone_march, gone_april], issuer="operator", reason="meter fault")
+    summary = park.gec_summary(device="pv-1")
+    assert [
+        (m.month, m.issued_wh, m.withdrawn_wh, m.carry_in_wh, m.certificates, m.carry_out_wh)
+        for m in summary
+    ] == [
+        ("202503", 1_600_000, 300_000, 0, 1, 300_000),
+        ("202504", 700_000, 200_000, 300_000, 0, 800_000),
+    ]
+    assert summary[0].last_code == "QHXN0PV000012025030000000001PV01"
+    assert summary[1].first_code is None
+
+
+def test_aggregation_refuses_more_withdrawn_than_issued() -> None:
+    with pytest.raises(InputError, match="withdrawn Wh of 202503"):
+        aggregate_months(
+            {"202503": 100},
+            device="d",
+            project_code="QHXN0PV00001",
+            source=Source.PV,
+            withdrawn_wh_by_month={"202503": 101},
+        )

@@ -1,9 +1,11 @@
 """The China GEC (绿证) view of the ledger: 1 GEC = 1 MWh, a project's production month.
 
-Each device is one GEC project with a 12-character project code. Its hourly issuance is summed
-per Asia/Shanghai calendar month; whole MWh become certificates, the leftover Wh (< 1 MWh)
-carry into the next month (also across months with no issuance). Storage-discharge
-certificates are left out: they re-certify energy whose production was already certified.
+Each device is one GEC project with a 12-character project code. The GEC view shows the same
+energy as the hourly certificates, counted in MWh: it adds no certificates of its own. A
+device's hourly issuance, less what its issuer withdrew, is summed per Asia/Shanghai calendar
+month; whole MWh become certificates, the leftover Wh (< 1 MWh) carry into the next month
+(also across months with no issuance). Storage-discharge certificates are left out: they
+re-certify energy whose production was already certified.
 
 Certificate code layout (32 characters, fixed widths, positions 1-based)::
 
@@ -81,9 +83,11 @@ class GecMonth:
     """``YYYYMM`` (Asia/Shanghai)."""
     issued_wh: int
     """Production certificates issued for intervals starting in the month."""
+    withdrawn_wh: int
+    """Of ``issued_wh``, the certificates withdrawn by their issuer: they never become GECs."""
     carry_in_wh: int
     certificates: int
-    """Whole MWh of ``carry_in_wh + issued_wh``."""
+    """Whole MWh of ``carry_in_wh + issued_wh − withdrawn_wh``."""
     carry_out_wh: int
     """Leftover below 1 MWh, carried into the next month."""
     first_code: str | None
@@ -158,13 +162,23 @@ def aggregate_months(
     project_code: str,
     source: Source,
     carry_in_wh: int = 0,
+    withdrawn_wh_by_month: Mapping[str, int] | None = None,
 ) -> list[GecMonth]:
     """Monthly GECs of one project from its issued Wh per month, with carry-over.
 
     Months run consecutively from the first to the last month given (a month without issuance
     still passes its carry on). Hand check: 2.4 MWh, 0.7 MWh, nothing, 0.95 MWh give 2 GECs
     (carry 0.4), 1 (0.4 + 0.7 = 1.1, carry 0.1), 0 (carry 0.1), 1 (0.1 + 0.95 = 1.05, carry 0.05).
+    ``withdrawn_wh_by_month`` (by production month, at most what was issued in it) is subtracted
+    from the month's issuance before it counts.
     """
+    withdrawn_by_month = dict(withdrawn_wh_by_month or {})
+    for m, w in withdrawn_by_month.items():
+        if not 0 <= w <= issued_wh_by_month.get(m, 0):
+            raise InputError(
+                f"withdrawn Wh of {m}: {w}; it must be between 0 and the "
+                f"{issued_wh_by_month.get(m, 0)} Wh issued in that month"
+            )
     months = sorted(_check_month(m) for m in issued_wh_by_month)
     if not months:
         return []
@@ -172,7 +186,8 @@ def aggregate_months(
     carry, month = carry_in_wh, months[0]
     while month <= months[-1]:
         issued = issued_wh_by_month.get(month, 0)
-        total = carry + issued
+        withdrawn = withdrawn_by_month.get(month, 0)
+        total = carry + issued - withdrawn
         n, left = divmod(total, WH_PER_GEC)
         out.append(
             GecMonth(
@@ -180,6 +195,7 @@ def aggregate_months(
                 project_code=project_code,
                 month=month,
                 issued_wh=issued,
+                withdrawn_wh=withdrawn,
                 carry_in_wh=carry,
                 certificates=n,
                 carry_out_wh=left,
@@ -192,7 +208,7 @@ def aggregate_months(
 
 
 def sum_by_month(starts_utc: Iterable[dt.datetime], wh: Iterable[int]) -> dict[str, int]:
-    """Issued Wh per Shanghai month from interval starts and their Wh."""
+    """Wh per Shanghai month from interval starts and their Wh."""
     starts, amounts = list(starts_utc), list(wh)
     out: dict[str, int] = {}
     for month, w in zip(local_months(starts), amounts, strict=True):

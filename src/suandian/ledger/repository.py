@@ -775,8 +775,10 @@ class LedgerStore:
     ) -> list[GecMonth]:
         """The China GEC view: per device (or every device) and Shanghai month ``YYYYMM``.
 
-        Carry-over is computed from each device's first month of issuance, so a month's
-        figures do not depend on which months are asked for.
+        The view counts the same energy as the hourly certificates (it adds none): a month's
+        issuance less the certificates of it withdrawn by their issuer. Carry-over is computed
+        from each device's first month of issuance, so a month's figures do not depend on which
+        months are asked for.
         """
 
         def op(conn: Connection) -> list[GecMonth]:
@@ -791,9 +793,22 @@ class LedgerStore:
                         IssuanceRow.device_id == d.id, IssuanceRow.storage.is_(False)
                     )
                 ).all()
-                by_month = sum_by_month([r.start_utc for r in rows], [r.wh for r in rows])
+                # Withdrawn bundles (whole or split children) by their production interval.
+                gone = conn.execute(
+                    select(_B.start_utc, _B.wh).where(
+                        _B.device_id == d.id,
+                        _B.storage.is_(False),
+                        _B.status == Status.WITHDRAWN.value,
+                    )
+                ).all()
                 out += aggregate_months(
-                    by_month, device=d.code, project_code=d.project_code, source=Source(d.source)
+                    sum_by_month([r.start_utc for r in rows], [r.wh for r in rows]),
+                    device=d.code,
+                    project_code=d.project_code,
+                    source=Source(d.source),
+                    withdrawn_wh_by_month=sum_by_month(
+                        [r.start_utc for r in gone], [r.wh for r in gone]
+                    ),
                 )
             if months is not None:
                 wanted = set(months)
