@@ -208,11 +208,21 @@ def test_metering_corrections(park: Ledger) -> None:
             device="pv-1", readings=[reading(H0 + dt.timedelta(minutes=30), 5, 15)]
         ),
     )
-    park.issue(device="pv-1", start_utc=H0, end_utc=H0 + HOUR, wh=1200, issuer="operator")
+    b = park.issue(device="pv-1", start_utc=H0, end_utc=H0 + HOUR, wh=1200, issuer="operator")
+    msg = refused(
+        park,
+        LedgerConflict,
+        "already has certificates issued against it and cannot be changed",
+        lambda: park.record_generation(device="pv-1", readings=[reading(H0, 900, ref="m@v3")]),
+    )
+    # the message names only what the ledger offers: withdrawing the certificates
+    assert "their issuer can withdraw them; the reading stays as recorded" in msg
+    assert "adjustment" not in msg
+    park.withdraw(bundle_ids=[b], issuer="operator", reason="meter fault")
     refused(
         park,
         LedgerConflict,
-        "already has certificates issued",
+        "cannot be changed",
         lambda: park.record_generation(device="pv-1", readings=[reading(H0, 900, ref="m@v3")]),
     )
     refused(

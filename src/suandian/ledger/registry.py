@@ -258,7 +258,9 @@ class RegistryOps(LedgerStore):
 
         Each reading covers one production interval (≤ 1 h, inside one clock hour); intervals
         of one device may not overlap. A reading for an interval already recorded replaces it
-        (a newer reading version), unless certificates were issued against it.
+        (a newer reading version), unless certificates were issued against it: that reading is
+        final (the certificates cite it, and the interval cannot be issued again); wrongly
+        issued certificates can be withdrawn by their issuer.
         """
         lines = _check_readings(readings, hourly=False)
 
@@ -289,8 +291,11 @@ class RegistryOps(LedgerStore):
                     first = min(done)
                     raise LedgerConflict(
                         f"device {device!r}: the reading at {first.isoformat()} already has "
-                        "certificates issued against it; a correction after issue is refused "
-                        "(withdraw the certificates and record a separate adjustment instead)"
+                        "certificates issued against it and cannot be changed: they cite it as "
+                        "their metered evidence, and an interval is issued only once (readings "
+                        "without certificates can still be re-recorded). If the certificates "
+                        "were issued in error, their issuer can withdraw them; the reading "
+                        "stays as recorded"
                     )
             kept = sorted(
                 (r.start_utc, r.end_utc) for s, r in existing.items() if s not in set(replaced)
