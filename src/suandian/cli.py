@@ -402,6 +402,7 @@ def _gec_json(m: GecMonth) -> dict[str, object]:
         "project_code": m.project_code,
         "month": m.month,
         "issued_mwh": m.issued_wh / 1e6,
+        "withdrawn_mwh": m.withdrawn_wh / 1e6,
         "certificates": m.certificates,
         "carry_out_kwh": m.carry_out_wh / 1e3,
         "first_code": m.first_code,

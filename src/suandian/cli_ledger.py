@@ -285,7 +285,14 @@ def ledger_show(
 def print_gec(console: Console, months: list[GecMonth]) -> None:
     """The China GEC view as a table: per device and month, 1-MWh certificates and carry-over."""
     table = Table(
-        "device", "project", "month", "issued MWh", "GEC (1 MWh)", "carry-out kWh", "first code"
+        "device",
+        "project",
+        "month",
+        "issued MWh",
+        "withdrawn MWh",
+        "GEC (1 MWh)",
+        "carry-out kWh",
+        "first code",
     )
     for m in months:
         table.add_row(
@@ -293,6 +300,7 @@ def print_gec(console: Console, months: list[GecMonth]) -> None:
             m.project_code,
             m.month,
             f"{m.issued_wh / 1e6:,.3f}",
+            f"{m.withdrawn_wh / 1e6:,.3f}",
             f"{m.certificates:,}",
             f"{m.carry_out_wh / 1e3:,.3f}",
             m.first_code or "",
