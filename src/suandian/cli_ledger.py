@@ -29,6 +29,7 @@ from suandian.core.times import LOCAL_TZ, local_date_start_utc, parse_local_date
 from suandian.ledger import BundleView, GecMonth, Ledger
 from suandian.meters.certify import (
     claim_hourly,
+    hourly_charge_wh,
     issue_metered,
     record_metering,
     register_park,
@@ -208,7 +209,12 @@ def ledger_claim(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            claimed, consumed, notes = claim_hourly(ledger, park, start, end, progress=tick)
+            with ReadingsStore(Settings().data_dir) as store:
+                store.register_meters(meters_for_park(park))
+                charge = hourly_charge_wh(store, park, start, end)
+            claimed, consumed, notes = claim_hourly(
+                ledger, park, start, end, charge_wh=charge, progress=tick
+            )
         for note in notes:
             err.print(note)
         for c in sorted(claimed):

@@ -241,3 +241,44 @@ def test_expired_certificates_are_skipped_with_a_note(tmp_path) -> None:
     assert claimed == {"a": 0, "b": 0}
     assert len(notes) == 1 and "800.000" not in notes[0] and "expired" in notes[0]
     assert len(ledger.bundles_of(GENERATOR, "active")) == 2  # untouched
+
+
+def test_storage_charge_takes_first_and_discharge_is_certified(tmp_path) -> None:
+    from suandian.reports.evidence import evidence_pack
+
+    spec = {
+        **TINY,
+        "batteries": [
+            {"id": "bess", "site": "s", "p_mw": 1.0, "e_mwh": 2.0, "round_trip_efficiency_pu": 0.9}
+        ],
+    }
+    park = parse_scenario(spec)
+    ledger = open_ledger(f"sqlite:///{tmp_path}/storage.sqlite", clock=lambda: NOW)
+    # Hour 1: PV 400 kWh, the battery charges 100, a 200 (contract), b 100.
+    # Hour 2: no PV, the battery discharges 45 kWh, a 200, b 100.
+    rows = pd.concat(
+        [
+            _rows("m-pv", [100.0] * 4 + [0.0] * 4),
+            _rows("m-bess-charge", [25.0] * 4 + [0.0] * 4),
+            _rows("m-bess-discharge", [0.0] * 4 + [11.25] * 4),
+            _rows("m-a", [50.0] * 8),
+            _rows("m-b", [25.0] * 8),
+        ]
+    )
+    with ReadingsStore(tmp_path) as store:
+        store.register_meters(meters_for_park(park))
+        assert import_readings(store, rows).rejected == 0
+        out = certify_park(ledger, store, park, start_utc=T0, end_utc=T0 + 2 * HOUR, now_utc=NOW)
+    # Hour 1: the battery's 100 kWh are taken first and cancelled by its charge record; the
+    # other 300 kWh cover a (200, under its contract) and b (100). Hour 2: η 0.9 × 100 kWh
+    # allows 90 kWh of discharge certificates; the metered 45 kWh are issued and shared pro
+    # rata over the 300 kWh uncovered: a 30, b 15.
+    assert out.claimed_wh == {"a": 230_000, "b": 115_000}
+    bundles = ledger.bundles_of(GENERATOR)
+    charged = [b for b in bundles if b.status.value == "cancelled" and b.beneficiary == GENERATOR]
+    assert sum(b.wh for b in charged) == 100_000
+    pack = evidence_pack(ledger, "a", dt.date(2025, 3, 1), dt.date(2025, 3, 1))
+    assert pack.by_source_wh() == {"pv": 200_000, "storage": 30_000}
+    assert all(c.bundle.storage for c in pack.claims if c.bundle.source.value == "storage")
+    assert ledger.audit() == []
+    assert ledger.verify().ok

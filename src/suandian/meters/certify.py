@@ -28,17 +28,21 @@ the meters store, the certificate ledger (:class:`~suandian.ledger.Ledger`) gets
    transaction: a run that stops half way leaves parts with a consumer, and the next run
    cancels and claims those first, so nothing is stranded.
 
-Storage is not certified here: a battery's charge and discharge records
-(:meth:`~suandian.ledger.Ledger.record_charge`, :meth:`~suandian.ledger.Ledger.issue_discharge`)
-need the certificates of the charging energy moved to the battery's owner first, which this
-allocation does not model; a consumer served from the battery keeps that share uncertified.
+**Storage.** Each battery is a storage device of ``park-generation`` (η its round trip). In
+an hour it charges, it takes its metered charge from the hour's certificates first (as the
+trace takes storage charging first from the on-site pool) and
+:meth:`~suandian.ledger.Ledger.record_charge` cancels them; in an hour it discharges, its
+metered discharge (a generation reading of the battery) is issued as storage-discharge
+certificates by :meth:`~suandian.ledger.Ledger.issue_discharge`, never above η × what was
+charged earlier in the run less what was discharged, and they join the hour's pool for the
+consumers. Energy the battery held before the first charge of the run stays uncertified.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +51,7 @@ import pandas as pd
 
 from suandian.core.errors import InputError, LedgerConflict, NotFound
 from suandian.grid.factors import emission_factor
-from suandian.ledger import BundleView, ChainHead, IssueLine, Ledger, MeterReading
+from suandian.ledger import ChainHead, IssueLine, Ledger, MeterReading
 from suandian.scenario.model import Park
 from suandian.store.readings import ReadingsStore
 
@@ -58,6 +62,7 @@ __all__ = [
     "CertifyResult",
     "certify_park",
     "claim_hourly",
+    "hourly_charge_wh",
     "issue_metered",
     "project_code",
     "record_metering",
@@ -164,6 +169,23 @@ def register_park(ledger: Ledger, park: Park, *, commissioned_on: dt.date | None
             ledger.create_account, code=cid, organisation=cid, kind="consumer", accepts=(GENERATOR,)
         )
     zone_of = {s.id: s.zone for s in park.sites}
+    for b in park.batteries:
+        try:
+            ledger.device(b.id)
+        except NotFound:
+            ledger.register_device(
+                code=b.id,
+                name=_name(b, b.id),
+                source="storage",
+                capacity_mw=b.p_mw,
+                site=b.site,
+                zone=zone_of[b.site],
+                commissioned_on=since,
+                owner=GENERATOR,
+                emission_factor_g_per_kwh=0.0,
+                project_code=project_code(b.id),
+                round_trip_efficiency_pu=b.round_trip_efficiency_pu,
+            )
     for gid, name, source, capacity_mw, site in _generators(park):
         try:
             ledger.device(gid)
@@ -235,6 +257,15 @@ def record_metering(
             readings = _readings(hours, wh[i], ok[i], f"m-{g}", have)
             if readings:
                 n_gen += ledger.record_generation(device=g, readings=readings)
+    bats = [b.id for b in park.batteries]
+    if bats:  # discharge is the storage device's generation
+        meters = [f"m-{b}-discharge" for b in bats]
+        hours, wh, ok = _hourly_wh(store, meters, start_utc, end_utc)
+        for i, b in enumerate(bats):
+            have = {r.start_utc for r in ledger.generation_for(b, start_utc, end_utc)}
+            readings = _readings(hours, wh[i], ok[i], meters[i], have)
+            if readings:
+                n_gen += ledger.record_generation(device=b, readings=readings)
     if cons:
         hours, wh, ok = _hourly_wh(store, [f"m-{c}" for c in cons], start_utc, end_utc)
         for i, c in enumerate(cons):
@@ -243,6 +274,21 @@ def record_metering(
             if readings:
                 n_con += ledger.record_consumption(account=c, readings=readings)
     return n_gen, n_con
+
+
+def hourly_charge_wh(
+    store: ReadingsStore, park: Park, start_utc: dt.datetime, end_utc: dt.datetime
+) -> dict[str, dict[dt.datetime, int]]:
+    """Metered charge of each battery per complete clock hour in ``[start, end)``. [Wh]"""
+    bats = [b.id for b in park.batteries]
+    if not bats:
+        return {}
+    hours, wh, ok = _hourly_wh(store, [f"m-{b}-charge" for b in bats], start_utc, end_utc)
+    starts = hours.to_pydatetime()
+    return {
+        b: {t: int(v) for t, v, k in zip(starts, wh[i], ok[i], strict=True) if k and v > 0}
+        for i, b in enumerate(bats)
+    }
 
 
 def issue_metered(
@@ -357,6 +403,7 @@ def claim_hourly(
     start_utc: dt.datetime,
     end_utc: dt.datetime,
     *,
+    charge_wh: Mapping[str, Mapping[dt.datetime, int]] | None = None,
     now_utc: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, int], dict[str, int], list[str]]:
@@ -364,7 +411,10 @@ def claim_hourly(
 
     Uses the active certificates ``park-generation`` holds for each hour (whole issued bundles,
     or what an earlier run left), skipping any expired at ``now_utc`` (default: now), and first
-    finishes what an interrupted run left with the consumers. Per hour: one split per device,
+    finishes what an interrupted run left with the consumers. With ``charge_wh`` (per battery,
+    metered charge per hour, see :func:`hourly_charge_wh`) each battery's charge is cancelled
+    from the hour's certificates before the consumers' share, and its recorded discharge is
+    issued as storage certificates (see the module docstring). Per hour: one split per device,
     then a transfer, a cancel and a claim per receiving consumer, each its own transaction.
     Returns (claimed Wh, metered consumption Wh) per consumer and notes on what was skipped.
     """
@@ -375,23 +425,36 @@ def claim_hourly(
         )
     now = now_utc or dt.datetime.now(dt.UTC)
     gens = [g[0] for g in _generators(park)]
+    bats = {b.id: b.round_trip_efficiency_pu for b in park.batteries}
     cons = [c[0] for c in _consumers(park)]
     direct = [(c.generator, c.consumer, c.priority, c.cap_mw) for c in park.contracts]
     claimed, notes = _finish_held(ledger, cons, start_utc, end_utc)
-    pool: dict[tuple[str, dt.datetime], list[BundleView]] = {}
+    pool: dict[tuple[str, dt.datetime], list[tuple[int, int]]] = {}
     expired = 0
-    for b in ledger.bundles_of(GENERATOR, "active"):
-        if not start_utc <= b.production_start_utc < end_utc:
+    for held in sorted(ledger.bundles_of(GENERATOR, "active"), key=lambda x: x.start_id):
+        if not start_utc <= held.production_start_utc < end_utc:
             continue
-        if b.expires_utc <= now:
-            expired += b.wh
+        if held.expires_utc <= now:
+            expired += held.wh
             continue
-        pool.setdefault((b.device, _floor_hour(b.production_start_utc)), []).append(b)
+        key = (held.device, _floor_hour(held.production_start_utc))
+        pool.setdefault(key, []).append((held.id, held.wh))
     if expired:
         notes.append(
             f"{expired / 1e6:,.3f} MWh of certificates expired before they could be claimed "
             "(valid two years after production)"
         )
+    charges = {b: dict((charge_wh or {}).get(b, {})) for b in bats}
+    discharges: dict[str, dict[dt.datetime, int]] = {}
+    for b in bats:
+        done = set(ledger.issued_starts(b, start_utc, end_utc))
+        discharges[b] = {
+            r.start_utc: r.wh
+            for r in ledger.generation_for(b, start_utc, end_utc)
+            if r.wh > 0 and r.start_utc not in done
+        }
+    charged = dict.fromkeys(bats, 0)  # this run's charge records, for the discharge limit
+    discharged = dict.fromkeys(bats, 0)
     need_by_hour: dict[dt.datetime, dict[str, int]] = {}
     consumption: dict[str, int] = dict.fromkeys(cons, 0)
     for c in cons:
@@ -400,14 +463,58 @@ def claim_hourly(
             consumption[c] += r.wh
             if unclaimed > 0:
                 need_by_hour.setdefault(r.start_utc, {})[c] = unclaimed
-    hours = sorted({t for (_, t) in pool})
+    hours = sorted(
+        {t for (_, t) in pool}
+        | {t for d in discharges.values() for t in d}
+        | {t for c in charges.values() for t in c if start_utc <= t < end_utc}
+    )
     for k, hour in enumerate(hours):
+        devices = [g for g in [*gens, *bats] if pool.get((g, hour))]
+        # 1. Storage charging takes its metered charge first.
+        for bat in bats:
+            want = charges[bat].get(hour, 0)
+            supply = {g: sum(w for _, w in pool.get((g, hour), [])) for g in gens}
+            if want <= 0 or not any(supply.values()):
+                continue
+            take = _allocate(supply, {bat: want}, [])
+            ids: list[int] = []
+            for g, by in take.items():
+                if by:
+                    got, pool[(g, hour)] = _carve(ledger, pool[(g, hour)], by)
+                    ids.extend(got.get(bat, []))
+            if ids:
+                ledger.record_charge(
+                    device=bat, bundle_ids=ids, start_utc=hour, end_utc=hour + _HOUR
+                )
+                charged[bat] += sum(take[g].get(bat, 0) for g in take)
+        # 2. Storage discharge becomes storage certificates of the hour.
+        for bat, eta in bats.items():
+            metered = discharges[bat].get(hour, 0)
+            allowed = int(eta * 1_000_000) * charged[bat] // 1_000_000 - discharged[bat]
+            wh = min(metered, max(allowed, 0))
+            if wh <= 0:
+                continue
+            try:
+                bid = ledger.issue_discharge(
+                    device=bat, start_utc=hour, end_utc=hour + _HOUR, wh=wh, issuer=OPERATOR
+                )
+            except LedgerConflict as exc:
+                notes.append(f"{bat} {hour.isoformat()}: no discharge certificates: {exc}")
+                continue
+            discharged[bat] += wh
+            pool.setdefault((bat, hour), []).append((bid, wh))
+            if bat not in devices:
+                devices.append(bat)
+        # 3. The consumers: direct contracts first, then pro rata.
         need = need_by_hour.get(hour, {})
-        bundles = {g: pool[(g, hour)] for g in gens if (g, hour) in pool}
-        plan = _allocate({g: sum(b.wh for b in bs) for g, bs in bundles.items()}, need, direct)
+        supply = {g: sum(w for _, w in pool.get((g, hour), [])) for g in devices}
+        plan = _allocate(supply, need, direct)
         pieces: dict[str, list[int]] = {}
         for device, by_consumer in plan.items():
-            for c, ids in _carve(ledger, bundles[device], by_consumer).items():
+            if not by_consumer:
+                continue
+            got, pool[(device, hour)] = _carve(ledger, pool[(device, hour)], by_consumer)
+            for c, ids in got.items():
                 pieces.setdefault(c, []).extend(ids)
         for c, ids in pieces.items():
             ledger.transfer(bundle_ids=ids, sender=GENERATOR, recipient=c)
@@ -426,17 +533,18 @@ def claim_hourly(
 
 
 def _carve(
-    ledger: Ledger, bundles: Sequence[BundleView], wh_by_consumer: dict[str, int]
-) -> dict[str, list[int]]:
-    """Bundle ids of exactly ``wh_by_consumer`` Wh for each consumer, splitting as needed.
+    ledger: Ledger, bundles: Sequence[tuple[int, int]], wh_by_taker: Mapping[str, int]
+) -> tuple[dict[str, list[int]], list[tuple[int, int]]]:
+    """Bundle ids of exactly ``wh_by_taker`` Wh for each taker, splitting as needed; and the
+    (id, Wh) of what is left.
 
     Bundles are used whole while they fit; the one that does not is split into the part needed
     and the rest, which stays with ``park-generation``.
     """
-    queue = [(b.id, b.wh) for b in sorted(bundles, key=lambda b: b.start_id)]
+    queue = list(bundles)
     out: dict[str, list[int]] = {}
-    for c in sorted(wh_by_consumer):
-        want = wh_by_consumer[c]
+    for c in sorted(wh_by_taker):
+        want = wh_by_taker[c]
         while want > 0 and queue:
             bid, wh = queue.pop(0)
             if wh <= want:
@@ -449,7 +557,7 @@ def _carve(
                 out.setdefault(c, []).append(head)
                 queue.insert(0, (rest, wh - want))
                 want = 0
-    return out
+    return out, queue
 
 
 def certify_park(
@@ -480,7 +588,10 @@ def certify_park(
     bundles, wh = issue_metered(ledger, park, start_utc, end_utc)
     claim_from = max(claim_from_utc or start_utc, start_utc)
     say("ledger: claims")
-    claimed, consumption, notes = claim_hourly(ledger, park, claim_from, end_utc, now_utc=now_utc)
+    charge = hourly_charge_wh(store, park, claim_from, end_utc)
+    claimed, consumption, notes = claim_hourly(
+        ledger, park, claim_from, end_utc, charge_wh=charge, now_utc=now_utc
+    )
     return CertifyResult(
         devices=tuple(g[0] for g in _generators(park)),
         consumers=tuple(c[0] for c in _consumers(park)),

@@ -87,7 +87,7 @@ class EvidencePack:
     def by_source_wh(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for c in self.claims:
-            key = f"{c.bundle.source}{' (storage)' if c.bundle.storage else ''}"
+            key = c.bundle.source.value  # storage-discharge certificates have source storage
             out[key] = out.get(key, 0) + c.bundle.wh
         return dict(sorted(out.items()))
 
