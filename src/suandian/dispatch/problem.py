@@ -38,6 +38,7 @@ from suandian.core.errors import InputError
 from suandian.core.times import require_utc
 from suandian.core.units import KW_PER_MW
 from suandian.dispatch.constraints import RECIPE, AssembledLp, LinearProblem
+from suandian.dispatch.flex_plan import FlexPlan
 
 __all__ = [
     "OBJECTIVES",
@@ -47,6 +48,7 @@ __all__ = [
     "DispatchResult",
     "EndSoc",
     "FlexGroup",
+    "FlexPlan",
     "FlexibleLoad",
     "Generator",
     "GreenPeriod",
@@ -391,8 +393,19 @@ class DispatchInputs:
         return cap
 
     @property
+    def flex_release_step(self) -> IntArray:
+        """(F,) first interval of each flexible load's window."""
+        return np.array([f.release_step for f in self.flexible_loads], dtype=np.int64)
+
+    @property
+    def flex_deadline_step(self) -> IntArray:
+        """(F,) end of each flexible load's window (exclusive)."""
+        return np.array([f.deadline_step for f in self.flexible_loads], dtype=np.int64)
+
+    @property
     def flex_cap_mw(self) -> FloatArray:
-        """(F, T) power cap of each flexible load, 0 outside its window. [MW]"""
+        """(F, T) power cap of each flexible load, 0 outside its window: for one LP window;
+        a year of daily loads is better served by ``p_max_mw`` per load. [MW]"""
         cap = np.zeros((len(self.flexible_loads), self.n_steps))
         for i, f in enumerate(self.flexible_loads):
             cap[i, f.release_step : f.deadline_step] = f.p_max_mw
@@ -634,6 +647,8 @@ class DispatchResult:
     """A dispatch plan: per-interval schedules, totals and how they were found.
 
     Arrays are (T,) or (units, T); power in MW held over each interval, energy in MWh.
+    Flexible loads are held over their windows only (``flex``); ``flex_p_mw`` lays them out
+    as (F, T).
     """
 
     method: Method
@@ -657,8 +672,8 @@ class DispatchResult:
     """(B, T) energy stored at the *end* of each interval."""
     grid_import_mw: FloatArray
     grid_export_mw: FloatArray
-    flex_p_mw: FloatArray
-    """(F, T) power drawn by each flexible load."""
+    flex: FlexPlan
+    """Power drawn by each flexible load over its window (0 outside it). [MW]"""
     unserved_mw: FloatArray
     """(T,) load not served (only the rule-based fallback leaves any)."""
     flex_unserved_mwh: FloatArray
@@ -683,6 +698,17 @@ class DispatchResult:
     """Why the LP could not be used, in words and numbers (``rules`` only)."""
     notes: tuple[str, ...] = ()
     index_utc: pd.DatetimeIndex | None = None
+
+    @property
+    def flex_p_mw(self) -> FloatArray:
+        """(F, T) power drawn by each flexible load, built on each access: for small F; use
+        ``flex`` for large ones (a year of daily loads at 15 min is over a gigabyte). [MW]"""
+        return self.flex.dense(self.grid_import_mw.size)
+
+    @property
+    def flex_load_mw(self) -> FloatArray:
+        """(T,) power drawn by all flexible loads together. [MW]"""
+        return self.flex.total_mw(self.grid_import_mw.size)
 
     @property
     def import_mwh(self) -> float:
@@ -716,7 +742,8 @@ def make_result(
     battery_soe_mwh: FloatArray,
     grid_import_mw: FloatArray,
     grid_export_mw: FloatArray,
-    flex_p_mw: FloatArray,
+    flex: FlexPlan | None = None,
+    flex_p_mw: FloatArray | None = None,
     unserved_mw: FloatArray | None = None,
     flex_unserved_mwh: FloatArray | None = None,
     status: str = "Optimal",
@@ -726,9 +753,22 @@ def make_result(
     diagnosis: str | None = None,
     notes: Sequence[str] = (),
 ) -> DispatchResult:
-    """Assemble a :class:`DispatchResult` and its totals from per-interval schedules."""
+    """Assemble a :class:`DispatchResult` and its totals from per-interval schedules.
+
+    Flexible loads come as ``flex`` (over their windows) or, for small cases, as a dense (F, T)
+    ``flex_p_mw`` that must be 0 outside the windows; neither means none runs.
+    """
     dt_h = inputs.interval_h
     n_t = inputs.n_steps
+    if flex is not None and flex_p_mw is not None:
+        raise InputError("make_result: give the flexible plan once, as flex or as flex_p_mw")
+    if flex is None:
+        release, deadline = inputs.flex_release_step, inputs.flex_deadline_step
+        flex = (
+            FlexPlan.zeros(release, deadline)
+            if flex_p_mw is None
+            else FlexPlan.from_dense(flex_p_mw, release, deadline)
+        )
     unserved = np.zeros(n_t) if unserved_mw is None else unserved_mw
     flex_short = (
         np.zeros(len(inputs.flexible_loads)) if flex_unserved_mwh is None else flex_unserved_mwh
@@ -739,7 +779,7 @@ def make_result(
         - (inputs.export_price_cny_per_kwh * grid_export_mw).sum() * dt_h * KW_PER_MW
     )
     emissions = float((inputs.ef_kgco2_per_kwh * grid_import_mw).sum() * dt_h * KW_PER_MW)
-    consumed_mwh = float((inputs.load_mw + flex_p_mw.sum(axis=0) - unserved).sum() * dt_h)
+    consumed_mwh = float((inputs.load_mw + flex.total_mw(n_t) - unserved).sum() * dt_h)
     green = 1.0 - import_mwh / consumed_mwh if consumed_mwh > 0 else 1.0
     capacity = np.array([b.e_mwh for b in inputs.batteries], dtype=np.float64)
     cycles = (
@@ -764,7 +804,7 @@ def make_result(
         battery_soe_mwh=battery_soe_mwh,
         grid_import_mw=grid_import_mw,
         grid_export_mw=grid_export_mw,
-        flex_p_mw=flex_p_mw,
+        flex=flex,
         unserved_mw=unserved,
         flex_unserved_mwh=flex_short,
         cost_cny=cost,

@@ -79,6 +79,7 @@ from suandian.dispatch.problem import (
     EndSoc,
     FlexGroup,
     FlexibleLoad,
+    FlexPlan,
     Generator,
     Objective,
     SolveOutcome,
@@ -117,8 +118,26 @@ class _Plan:
     soe: FloatArray
     imp: FloatArray
     exp: FloatArray
-    flex: FloatArray
+    flex: FlexPlan
+    """Each flexible load over its own window; filled piece by piece."""
+    flex_total: FloatArray
+    """(T,) sum of ``flex``, kept as it is filled (for settling committed steps)."""
     unserved: FloatArray
+
+    def commit_flex(self, inputs: DispatchInputs, sl: slice, pieces: dict[int, FloatArray]) -> None:
+        """Commit each load's power over the steps ``sl`` (0 outside its window)."""
+        total = np.zeros(sl.stop - sl.start)
+        for load in sorted(pieces):  # in load order, as a sum over rows adds them
+            piece = pieces[load]
+            f = inputs.flexible_loads[load]
+            lo, hi = max(f.release_step, sl.start), min(f.deadline_step, sl.stop)
+            if lo < hi:
+                values = self.flex.row_values(load)
+                values[lo - f.release_step : hi - f.release_step] = piece[
+                    lo - sl.start : hi - sl.start
+                ]
+            total += piece
+        self.flex_total[sl] = total
 
 
 @dataclass(frozen=True)
@@ -186,19 +205,38 @@ class _Requirement:
     high_mwh: float
 
 
+@dataclass(frozen=True)
+class _Loads:
+    """What every window asks of the flexible loads, computed once for the period."""
+
+    release: IntArray
+    deadline: IntArray
+    group_of: list[int]
+    group_cap_mw: FloatArray
+
+    @classmethod
+    def of(cls, inputs: DispatchInputs) -> _Loads:
+        return cls(
+            inputs.flex_release_step,
+            inputs.flex_deadline_step,
+            inputs.flex_group_of.tolist(),
+            inputs.flex_group_cap_mw,
+        )
+
+
 def _requirements(
-    inputs: DispatchInputs, w: _Window, remaining_mwh: FloatArray
+    inputs: DispatchInputs, loads: _Loads, w: _Window, remaining_mwh: FloatArray
 ) -> tuple[list[_Requirement], list[str]]:
     dt_h = inputs.interval_h
     end = w.start + w.steps
     out: list[_Requirement] = []
     notes: list[str] = []
-    group_of = inputs.flex_group_of.tolist()
-    group_cap = inputs.flex_group_cap_mw
-    for i, f in enumerate(inputs.flexible_loads):
+    group_of, group_cap = loads.group_of, loads.group_cap_mw
+    # Only loads whose window meets this one and that still need energy (in load order).
+    meets = (loads.release < end) & (loads.deadline > w.start) & (remaining_mwh > _ENERGY_TOL_MWH)
+    for i in np.flatnonzero(meets).tolist():
+        f = inputs.flexible_loads[i]
         left = float(remaining_mwh[i])
-        if f.release_step >= end or f.deadline_step <= w.start or left <= _ENERGY_TOL_MWH:
-            continue
         release = max(f.release_step - w.start, 0)
         deadline = min(f.deadline_step - w.start, w.steps)
         fits = f.p_max_mw * (deadline - release) * dt_h
@@ -449,10 +487,12 @@ def rolling_dispatch(
         soe=np.zeros((n_b, n_t)),
         imp=np.zeros(n_t),
         exp=np.zeros(n_t),
-        flex=np.zeros((n_f, n_t)),
+        flex=FlexPlan.zeros(inputs.flex_release_step, inputs.flex_deadline_step),
+        flex_total=np.zeros(n_t),
         unserved=np.zeros(n_t),
     )
     slot_groups = _slot_groups(inputs, windows)
+    loads = _Loads.of(inputs)
 
     soe_now = np.array([b.soc_initial_pu * b.e_mwh for b in inputs.batteries], dtype=np.float64)
     remaining = np.array([f.energy_mwh for f in inputs.flexible_loads], dtype=np.float64)
@@ -462,7 +502,7 @@ def rolling_dispatch(
     solve_time_s = 0.0
     simultaneous = 0
     for w in windows:
-        reqs, req_notes = _requirements(inputs, w, remaining)
+        reqs, req_notes = _requirements(inputs, loads, w, remaining)
         notes.extend(req_notes)
         assigned = _assign(inputs, reqs, slot_groups)
         win = _window_inputs(
@@ -492,12 +532,11 @@ def rolling_dispatch(
             )
             soe = problem.values("battery-soe", x)[:, :m]
             slot_flex = problem.values("flex-p", x)[:, :m]
-            flex = np.zeros((n_f, m))
-            for k, slot in enumerate(assigned):
-                if slot is not None:
-                    flex[slot.load] = slot_flex[k]
+            pieces = {
+                slot.load: slot_flex[k] for k, slot in enumerate(assigned) if slot is not None
+            }
             plan.charge[:, sl], plan.discharge[:, sl], plan.soe[:, sl] = charge, discharge, soe
-            plan.flex[:, sl] = flex
+            plan.commit_flex(inputs, sl, pieces)
             if forecast is None:
                 plan.gen[:, sl] = netted.generator_p_mw[:, :m]
                 plan.imp[sl] = netted.grid_import_mw[:m]
@@ -519,12 +558,15 @@ def rolling_dispatch(
             plan.imp[sl] = rules.grid_import_mw[:m]
             plan.exp[sl] = rules.grid_export_mw[:m]
             plan.unserved[sl] = rules.unserved_mw[:m]
-            for k, r in enumerate(reqs):
-                plan.flex[r.load, sl] = rules.flex_p_mw[k, :m]
+            pieces = {r.load: rules.flex.by_row(k, w.steps)[:m] for k, r in enumerate(reqs)}
+            plan.commit_flex(inputs, sl, pieces)
         if n_b:
             soe_now = plan.soe[:, w.start + m - 1].copy()
         if n_f:
-            remaining = remaining - plan.flex[:, sl].sum(axis=1) * dt_h
+            served = np.zeros(n_f)
+            for load, piece in pieces.items():
+                served[load] = piece.sum()
+            remaining = remaining - served * dt_h
             remaining[np.abs(remaining) <= _ENERGY_TOL_MWH] = 0.0
 
     flex_short = np.maximum(remaining, 0.0)
@@ -571,7 +613,7 @@ def rolling_dispatch(
         battery_soe_mwh=plan.soe,
         grid_import_mw=plan.imp,
         grid_export_mw=plan.exp,
-        flex_p_mw=plan.flex,
+        flex=plan.flex,
         unserved_mw=plan.unserved,
         flex_unserved_mwh=flex_short,
         status=status,
@@ -598,7 +640,7 @@ def _settle(inputs: DispatchInputs, plan: _Plan, sl: slice) -> None:
     net = (
         total
         - inputs.load_mw[sl]
-        - plan.flex[:, sl].sum(axis=0)
+        - plan.flex_total[sl]
         - plan.charge[:, sl].sum(axis=0)
         + plan.discharge[:, sl].sum(axis=0)
     )

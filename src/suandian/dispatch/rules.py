@@ -24,7 +24,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from suandian.dispatch.problem import DispatchInputs, DispatchResult, Objective, make_result
+from suandian.dispatch.problem import (
+    DispatchInputs,
+    DispatchResult,
+    FlexPlan,
+    Objective,
+    make_result,
+)
 
 __all__ = ["flex_spread_evenly", "rule_dispatch"]
 
@@ -51,7 +57,7 @@ def _fill_level(room_mw: FloatArray, energy_mwh: float, dt_h: float) -> FloatArr
     return np.minimum(room_mw, level)
 
 
-def flex_spread_evenly(inputs: DispatchInputs) -> tuple[FloatArray, FloatArray]:
+def flex_spread_evenly(inputs: DispatchInputs) -> tuple[FlexPlan, FloatArray]:
     """Flexible loads spread evenly over their windows, capped at their power limit.
 
     That is how deferrable work runs when nobody schedules it: it arrives through the window
@@ -60,28 +66,28 @@ def flex_spread_evenly(inputs: DispatchInputs) -> tuple[FloatArray, FloatArray]:
 
     Returns
     -------
-    flex_p_mw : (F, T)
-        Power drawn by each flexible load. [MW]
+    flex : FlexPlan
+        Power drawn by each flexible load over its window. [MW]
     flex_unserved_mwh : (F,)
         Energy that does not fit inside the window under the power cap. [MWh]
     """
     dt_h = inputs.interval_h
-    flex = np.zeros((len(inputs.flexible_loads), inputs.n_steps))
+    flex = FlexPlan.zeros(inputs.flex_release_step, inputs.flex_deadline_step)
     short = np.zeros(len(inputs.flexible_loads))
     room = inputs.flex_group_cap_mw.copy()
-    group = inputs.flex_group_of
+    group = inputs.flex_group_of.tolist()
     for i, f in enumerate(inputs.flexible_loads):
         window = slice(f.release_step, f.deadline_step)
         n = f.deadline_step - f.release_step
+        p_mw = flex.row_values(i)
         if group[i] < 0:
-            p_mw = min(f.p_max_mw, f.energy_mwh / (n * dt_h)) if n > 0 else 0.0
-            flex[i, window] = p_mw
+            p_mw[:] = min(f.p_max_mw, f.energy_mwh / (n * dt_h)) if n > 0 else 0.0
         else:
-            g = int(group[i])
+            g = group[i]
             cap = np.minimum(np.maximum(room[g, window], 0.0), f.p_max_mw)
-            flex[i, window] = _fill_level(cap, f.energy_mwh, dt_h)
-            room[g, window] -= flex[i, window]
-        short[i] = max(f.energy_mwh - float(flex[i, window].sum()) * dt_h, 0.0)
+            p_mw[:] = _fill_level(cap, f.energy_mwh, dt_h)
+            room[g, window] -= p_mw
+        short[i] = max(f.energy_mwh - float(p_mw.sum()) * dt_h, 0.0)
     return flex, short
 
 
@@ -102,7 +108,7 @@ def rule_dispatch(
     flex, flex_short = flex_spread_evenly(inputs)
     avail = inputs.available_mw
     avail_total = avail.sum(axis=0)
-    net = (avail_total - inputs.load_mw - flex.sum(axis=0)).tolist()
+    net = (avail_total - inputs.load_mw - flex.total_mw(n_t)).tolist()
     import_cap = inputs.import_cap_mw.tolist()
     export_cap = inputs.export_cap_mw.tolist()
 
@@ -167,7 +173,7 @@ def rule_dispatch(
         battery_soe_mwh=soe,
         grid_import_mw=imp,
         grid_export_mw=exp,
-        flex_p_mw=flex,
+        flex=flex,
         unserved_mw=unserved,
         flex_unserved_mwh=flex_short,
         status=status,

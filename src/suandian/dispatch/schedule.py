@@ -70,7 +70,7 @@ def schedule_frame(inputs: DispatchInputs, result: DispatchResult) -> pd.DataFra
     else:
         columns = {"step": np.arange(n_t)}
     columns["load_mw"] = inputs.load_mw
-    columns["flex_load_mw"] = result.flex_p_mw.sum(axis=0)
+    columns["flex_load_mw"] = result.flex.total_mw(n_t)
     for j, g in enumerate(inputs.generators):
         columns[f"{g.name}_available_mw"] = g.available_mw
         columns[f"{g.name}_p_mw"] = result.generator_p_mw[j]
@@ -82,10 +82,10 @@ def schedule_frame(inputs: DispatchInputs, result: DispatchResult) -> pd.DataFra
     columns["grid_import_mw"] = result.grid_import_mw
     columns["grid_export_mw"] = result.grid_export_mw
     columns["unserved_mw"] = result.unserved_mw
-    group = inputs.flex_group_of
+    by_group = result.flex.sum_by(inputs.flex_group_of, len(inputs.flex_groups), n_t)
     for j, flex_group in enumerate(inputs.flex_groups):
-        columns[f"flex_{flex_group.name}_mw"] = result.flex_p_mw[group == j].sum(axis=0)
+        columns[f"flex_{flex_group.name}_mw"] = by_group[j]
     if len(inputs.flexible_loads) <= 24:
         for i, f in enumerate(inputs.flexible_loads):
-            columns[f"flex_{f.name}_mw"] = result.flex_p_mw[i]
+            columns[f"flex_{f.name}_mw"] = result.flex.by_row(i, n_t)
     return pd.DataFrame(columns)

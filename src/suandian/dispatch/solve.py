@@ -27,6 +27,7 @@ from suandian.dispatch.problem import (
     DispatchInputs,
     DispatchProblem,
     DispatchResult,
+    FlexPlan,
     Objective,
     SolveOutcome,
     build_problem,
@@ -117,9 +118,10 @@ def _lp_result(problem: DispatchProblem, outcome: SolveOutcome) -> DispatchResul
             f"{netted.simultaneous_steps} interval(s) still charge and discharge one battery at "
             "once: stored energy had to be destroyed to reach a fixed end state"
         )
+    flex = _lp_flex(problem, x)
     notes.extend(
         _direct_connection_notes(
-            inputs, netted.generator_p_mw, netted.grid_export_mw, problem.values("flex-p", x)
+            inputs, netted.generator_p_mw, netted.grid_export_mw, flex.total_mw(inputs.n_steps)
         )
     )
     unserved = flex_short = None
@@ -137,7 +139,7 @@ def _lp_result(problem: DispatchProblem, outcome: SolveOutcome) -> DispatchResul
         battery_soe_mwh=problem.values("battery-soe", x),
         grid_import_mw=netted.grid_import_mw,
         grid_export_mw=netted.grid_export_mw,
-        flex_p_mw=problem.values("flex-p", x),
+        flex=flex,
         unserved_mw=unserved,
         flex_unserved_mwh=flex_short,
         status=outcome.status,
@@ -148,8 +150,17 @@ def _lp_result(problem: DispatchProblem, outcome: SolveOutcome) -> DispatchResul
     )
 
 
+def _lp_flex(problem: DispatchProblem, x: FloatArray) -> FlexPlan:
+    """The ``flex-p`` columns of ``x``, which exist only inside each load's window."""
+    inputs = problem.inputs
+    flex = FlexPlan.zeros(inputs.flex_release_step, inputs.flex_deadline_step)
+    index = problem.lp.variables["flex-p"]
+    flex.values_mw[:] = x[index.reshape(-1)[flex.rows() * inputs.n_steps + flex.positions()]]
+    return flex
+
+
 def _direct_connection_notes(
-    inputs: DispatchInputs, gen: FloatArray, exp: FloatArray, flex: FloatArray
+    inputs: DispatchInputs, gen: FloatArray, exp: FloatArray, flex_total_mw: FloatArray
 ) -> list[str]:
     """Direct-connection shares that the netted plan no longer holds (see constraints.py)."""
     dt_h = inputs.interval_h
@@ -158,7 +169,7 @@ def _direct_connection_notes(
     use = np.bincount(period, weights=(gen.sum(axis=0) - exp) * dt_h, minlength=n_p)
     bases = (
         ("self-consumption", inputs.self_consumption_min_pu, inputs.available_mw.sum(axis=0)),
-        ("on-site green share", inputs.onsite_green_min_pu, inputs.load_mw + flex.sum(axis=0)),
+        ("on-site green share", inputs.onsite_green_min_pu, inputs.load_mw + flex_total_mw),
     )
     notes = []
     for label, share, base_t in bases:
@@ -281,7 +292,8 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
     avail = inputs.available_mw
     powers = [inputs.load_mw, avail.sum(axis=0), result.grid_import_mw, result.grid_export_mw]
     p_scale = max([1.0, *(float(np.abs(a).max(initial=0.0)) for a in powers)])
-    p_scale = max(p_scale, float(np.abs(result.flex_p_mw).max(initial=0.0)))
+    flex = result.flex
+    p_scale = max(p_scale, flex.max_abs())
     p_scale = max(p_scale, sum(b.p_mw for b in inputs.batteries))
     e_scale = max(
         [1.0, *(b.e_mwh for b in inputs.batteries), *(f.energy_mwh for f in inputs.flexible_loads)]
@@ -302,7 +314,7 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
         "generator_p_mw": (avail.shape, result.generator_p_mw.shape),
         "battery_soe_mwh": ((len(inputs.batteries), n_t), result.battery_soe_mwh.shape),
         "grid_import_mw": ((n_t,), result.grid_import_mw.shape),
-        "flex_p_mw": ((len(inputs.flexible_loads), n_t), result.flex_p_mw.shape),
+        "flex (rows)": ((len(inputs.flexible_loads),), flex.starts.shape),
     }
     for name, (want, got) in shapes.items():
         if want != got:
@@ -310,14 +322,14 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
 
     gen, c, d = result.generator_p_mw, result.battery_charge_mw, result.battery_discharge_mw
     soe, imp, exp = result.battery_soe_mwh, result.grid_import_mw, result.grid_export_mw
-    flex, unserved = result.flex_p_mw, result.unserved_mw
+    unserved = result.unserved_mw
     for name, arr in (
         ("generator_p_mw", gen),
         ("battery_charge_mw", c),
         ("battery_discharge_mw", d),
         ("grid_import_mw", imp),
         ("grid_export_mw", exp),
-        ("flex_p_mw", flex),
+        ("flex_p_mw", flex.values_mw),
         ("unserved_mw", unserved),
     ):
         check(f"{name} ≥ 0", arr < -atol_p, arr)
@@ -337,16 +349,24 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
     check("battery_soe_mwh ≤ soc_max", soe > hi + atol_e, soe - hi)
     check("grid_import_mw ≤ limit", imp > inputs.import_cap_mw + atol_p, imp)
     check("grid_export_mw ≤ cap", exp > inputs.export_cap_mw + atol_p, exp)
-    check("flex_p_mw ≤ cap (0 outside window)", flex > inputs.flex_cap_mw + atol_p, flex)
+    release, deadline = inputs.flex_release_step, inputs.flex_deadline_step
+    check(
+        "flex_p_mw held inside each load's window",
+        (flex.starts < release) | (flex.stops > deadline),
+        flex.starts,
+    )
+    flex_cap = np.repeat(
+        np.array([f.p_max_mw for f in inputs.flexible_loads], dtype=np.float64), flex.lengths
+    )
+    check("flex_p_mw ≤ p_max_mw", flex.values_mw > flex_cap + atol_p, flex.values_mw - flex_cap)
+    flex_total = flex.total_mw(n_t)
     if inputs.flex_groups:
-        group = inputs.flex_group_of
-        drawn = np.zeros((len(inputs.flex_groups), n_t))
-        np.add.at(drawn, group[group >= 0], flex[group >= 0])
+        drawn = flex.sum_by(inputs.flex_group_of, len(inputs.flex_groups), n_t)
         cap = inputs.flex_group_cap_mw
         check("flexible group ≤ its cap per interval", drawn > cap + atol_p, drawn - cap)
 
     supply = gen.sum(axis=0) + imp + d.sum(axis=0) + unserved
-    demand = inputs.load_mw + flex.sum(axis=0) + c.sum(axis=0) + exp
+    demand = inputs.load_mw + flex_total + c.sum(axis=0) + exp
     check("energy balance per interval", np.abs(supply - demand) > atol_p, supply - demand)
 
     if inputs.batteries:
@@ -358,7 +378,7 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
         check("storage balance per interval", np.abs(soe - expected) > atol_e, soe - expected)
 
     energy = np.array([f.energy_mwh for f in inputs.flexible_loads], dtype=np.float64)
-    served = flex.sum(axis=1) * dt_h + result.flex_unserved_mwh
+    served = flex.energy_mwh(dt_h) + result.flex_unserved_mwh
     check("flexible energy", np.abs(served - energy) > atol_e, served - energy)
 
     # A rolling plan whose windows all solved holds the end states; its unserved load is only
@@ -376,7 +396,7 @@ def check_invariants(inputs: DispatchInputs, result: DispatchResult, tol: float 
                 )
         if inputs.green_target_pu is not None:
             period = green_periods(inputs)
-            consumed = np.bincount(period, weights=(inputs.load_mw + flex.sum(axis=0)) * dt_h)
+            consumed = np.bincount(period, weights=(inputs.load_mw + flex_total) * dt_h)
             imported = np.bincount(period, weights=imp * dt_h)
             allowed = (1.0 - inputs.green_target_pu) * consumed
             check("green-match target per period", imported > allowed + atol_e, imported - allowed)

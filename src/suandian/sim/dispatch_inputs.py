@@ -511,11 +511,13 @@ def dispatch_forecast(
 
 def flexible_by_asset(inputs: DispatchInputs, result: DispatchResult) -> dict[str, FloatArray]:
     """(T,) flexible power of each asset in a plan, from its classes' group (or name). [MW]"""
-    out: dict[str, FloatArray] = {}
-    for i, f in enumerate(inputs.flexible_loads):
-        asset = f.group if f.group is not None else f.name.split("@", 1)[0]
-        out[asset] = out.get(asset, np.zeros(inputs.n_steps)) + result.flex_p_mw[i]
-    return out
+    number: dict[str, int] = {}
+    labels = [
+        number.setdefault(f.group if f.group is not None else f.name.split("@", 1)[0], len(number))
+        for f in inputs.flexible_loads
+    ]
+    summed = result.flex.sum_by(labels, len(number), inputs.n_steps)
+    return {asset: summed[j] for asset, j in number.items()}
 
 
 def flexible_by_data_center(
