@@ -51,7 +51,7 @@ import pandas as pd
 
 from suandian.core.errors import InputError, LedgerConflict, NotFound
 from suandian.grid.factors import emission_factor
-from suandian.ledger import ChainHead, IssueLine, Ledger, MeterReading
+from suandian.ledger import ChainHead, ConsumptionView, IssueLine, Ledger, MeterReading
 from suandian.scenario.model import Park
 from suandian.store.readings import ReadingsStore
 
@@ -240,6 +240,28 @@ def _readings(
     return out
 
 
+def _record(
+    store: ReadingsStore,
+    pairs: Sequence[tuple[str, str]],
+    start_utc: dt.datetime,
+    end_utc: dt.datetime,
+    *,
+    held: Callable[[str], Sequence[MeterReading] | Sequence[ConsumptionView]],
+    record: Callable[[str, list[MeterReading]], int],
+) -> int:
+    """Record each (ledger id, meter id)'s complete hours the ledger does not hold yet."""
+    if not pairs:
+        return 0
+    hours, wh, ok = _hourly_wh(store, [m for _, m in pairs], start_utc, end_utc)
+    added = 0
+    for i, (code, meter) in enumerate(pairs):
+        have = {r.start_utc for r in held(code)}
+        readings = _readings(hours, wh[i], ok[i], meter, have)
+        if readings:
+            added += record(code, readings)
+    return added
+
+
 def record_metering(
     ledger: Ledger, store: ReadingsStore, park: Park, start_utc: dt.datetime, end_utc: dt.datetime
 ) -> tuple[int, int]:
@@ -247,32 +269,26 @@ def record_metering(
 
     Hours the ledger holds already are skipped. Returns (device-hours, consumer-hours) added.
     """
-    gens = [g[0] for g in _generators(park)]
-    cons = [c[0] for c in _consumers(park)]
-    n_gen = n_con = 0
-    if gens:
-        hours, wh, ok = _hourly_wh(store, [f"m-{g}" for g in gens], start_utc, end_utc)
-        for i, g in enumerate(gens):
-            have = {r.start_utc for r in ledger.generation_for(g, start_utc, end_utc)}
-            readings = _readings(hours, wh[i], ok[i], f"m-{g}", have)
-            if readings:
-                n_gen += ledger.record_generation(device=g, readings=readings)
-    bats = [b.id for b in park.batteries]
-    if bats:  # discharge is the storage device's generation
-        meters = [f"m-{b}-discharge" for b in bats]
-        hours, wh, ok = _hourly_wh(store, meters, start_utc, end_utc)
-        for i, b in enumerate(bats):
-            have = {r.start_utc for r in ledger.generation_for(b, start_utc, end_utc)}
-            readings = _readings(hours, wh[i], ok[i], meters[i], have)
-            if readings:
-                n_gen += ledger.record_generation(device=b, readings=readings)
-    if cons:
-        hours, wh, ok = _hourly_wh(store, [f"m-{c}" for c in cons], start_utc, end_utc)
-        for i, c in enumerate(cons):
-            have = {r.start_utc for r in ledger.consumption_for(c, start_utc, end_utc)}
-            readings = _readings(hours, wh[i], ok[i], f"m-{c}", have)
-            if readings:
-                n_con += ledger.record_consumption(account=c, readings=readings)
+    # (ledger id, meter id) pairs; a battery's discharge is its storage device's generation.
+    generation = [(g[0], f"m-{g[0]}") for g in _generators(park)]
+    generation += [(b.id, f"m-{b.id}-discharge") for b in park.batteries]
+    consumption = [(c[0], f"m-{c[0]}") for c in _consumers(park)]
+    n_gen = _record(
+        store,
+        generation,
+        start_utc,
+        end_utc,
+        held=lambda code: ledger.generation_for(code, start_utc, end_utc),
+        record=lambda code, rs: ledger.record_generation(device=code, readings=rs),
+    )
+    n_con = _record(
+        store,
+        consumption,
+        start_utc,
+        end_utc,
+        held=lambda code: ledger.consumption_for(code, start_utc, end_utc),
+        record=lambda code, rs: ledger.record_consumption(account=code, readings=rs),
+    )
     return n_gen, n_con
 
 
