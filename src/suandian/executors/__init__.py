@@ -1,0 +1,1 @@
+"""Executors that launch planned compute jobs: Ray, and Kubernetes and Slurm manifests."""
