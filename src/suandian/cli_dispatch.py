@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -103,12 +103,15 @@ def plan_site(
     time_limit_s: float | None = None,
     carbon_price_cny_per_tco2: float = 0.0,
     direct_connection: bool = False,
+    green_target_pu: float | None = None,
 ) -> Comparison:
     """Dispatch one site of a simulated park, optimised and by the rules.
 
     ``rolling``: (window, commit) in intervals for a rolling horizon; ``None`` solves the whole
     period at once. ``direct_connection``: require the scenario's direct-connection shares
     (``targets.self_consumption_min_pu`` and ``targets.onsite_green_min_pu``) over the period.
+    ``green_target_pu``: the optimised plan keeps the hourly-matched green share (1 − import /
+    consumption) at or above it on every Asia/Shanghai day; the rule-based baseline ignores it.
     """
     from suandian.dispatch import dispatch, rolling_dispatch, rule_dispatch
     from suandian.sim.dispatch_inputs import dispatch_inputs, resolve_site
@@ -125,6 +128,8 @@ def plan_site(
         ),
         onsite_green_min_pu=park.targets.onsite_green_min_pu if direct_connection else None,
     )
+    if green_target_pu is not None:
+        inputs = replace(inputs, green_target_pu=green_target_pu, green_target_period="day")
     if rolling is None:
         optimised = dispatch(inputs, objective, time_limit_s=time_limit_s)
         horizon = "one solve"
@@ -287,6 +292,15 @@ def dispatch_run(
             "and on-site green share over the period (not with --rolling).",
         ),
     ] = False,
+    green_target: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Least hourly-matched green share on every local day, e.g. 0.8 (the hub "
+            "rule); with --rolling the windows commit whole days.",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory for the schedule CSV files.")
     ] = Path("suandian-out"),
@@ -327,6 +341,7 @@ def dispatch_run(
         time_limit_s=time_limit,
         carbon_price_cny_per_tco2=carbon_price,
         direct_connection=direct_connection,
+        green_target_pu=green_target,
     )
     index = c.inputs.index_utc
     assert index is not None

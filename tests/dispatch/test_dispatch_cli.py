@@ -187,3 +187,24 @@ def test_highs_prints_no_banner_on_stdout() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout == "ok\n"
+
+
+def test_run_rolling_with_a_daily_green_target(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["dispatch", "run", "--days", "3", "--start", "2025-07-01", "--rolling", "48/24"]
+    argv += ["--green-target", "0.3", "--json", "--out", str(tmp_path)]
+    try:
+        main(argv)
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    payload = json.loads(capfd.readouterr().out)
+    assert payload["optimised"]["method"] == "lp-rolling"
+    assert payload["optimised"]["diagnosis"] is None
+    plan = pd.read_csv(payload["schedules"]["optimised"])
+    day = pd.to_datetime(plan["local_time"]).dt.date
+    consumed = (plan["load_mw"] + plan["flex_load_mw"]).groupby(day).sum()
+    imported = plan["grid_import_mw"].groupby(day).sum()
+    share = 1.0 - imported / consumed
+    assert len(share) == 3
+    assert (share >= 0.3 - 1e-6).all(), share.to_dict()

@@ -54,8 +54,14 @@ energy of the window; its committed steps enter the result, the window is named 
 with the diagnosis of :func:`~suandian.dispatch.diagnose`, and the result's ``diagnosis`` is
 set. A rolling run never raises for an infeasible window.
 
-Green-match targets and direct-connection shares are not split across windows: inputs with
-``green_target_pu``, ``self_consumption_min_pu`` or ``onsite_green_min_pu`` are refused.
+**Green-match target per local day.** A target with ``green_target_period="day"`` holds in
+rolling mode when every committed day lies inside one window: the period starts at a local
+(Asia/Shanghai) midnight and ``commit_steps`` is a whole number of days. Each window's LP then
+carries the target for each local day it covers (the committed ones and those it only looks
+at), so every committed day meets it; the post-solve netting only lowers import. With a
+forecast, the target holds for the *plan*: settling on realised data can import more, and the
+result's notes say on which days the target was missed. A target over the whole horizon, and the
+direct-connection shares, cannot be split across windows and are refused.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from suandian.core.errors import InputError
-from suandian.core.times import LOCAL_TZ
+from suandian.core.times import LOCAL_TZ, local_day
 from suandian.dispatch.diagnose import diagnose
 from suandian.dispatch.problem import (
     BatteryUnit,
@@ -267,6 +273,51 @@ def _pad(values: FloatArray, width: int, fill: float = 0.0) -> FloatArray:
     return np.pad(values, pad, constant_values=fill)
 
 
+def _missed_days(inputs: DispatchInputs, plan: _Plan) -> list[str]:
+    """Local days of the committed plan whose green share fell below the target."""
+    target = inputs.green_target_pu
+    assert target is not None and inputs.index_utc is not None
+    days, period = np.unique(local_day(inputs.index_utc), return_inverse=True)
+    period = np.asarray(period).reshape(-1)
+    consumed = np.bincount(period, weights=inputs.load_mw + plan.flex_total - plan.unserved)
+    imported = np.bincount(period, weights=plan.imp)
+    missed = [
+        f"{str(day)[:10]} {100 * (1 - imp / used):.1f} %"
+        for day, imp, used in zip(days, imported, consumed, strict=True)
+        if used > 0 and imp > (1.0 - target) * used * (1 + 1e-9) + 1e-9
+    ]
+    if not missed:
+        return []
+    return [
+        f"green-match target {100 * target:g} % missed on {len(missed)} local day(s): "
+        + ", ".join(missed)
+    ]
+
+
+def _check_daily_target(inputs: DispatchInputs, commit_steps: int) -> None:
+    """A green target can roll only per local day, with whole committed days (see above)."""
+    if inputs.green_target_period != "day" or inputs.index_utc is None:
+        raise InputError(
+            "green_target_pu: a green-match target over the whole horizon cannot be split "
+            "across rolling windows; set green_target_period='day' (with index_utc), use "
+            "dispatch() for the whole period, or drop the target"
+        )
+    steps_per_day = round(24.0 / inputs.interval_h)
+    first = inputs.index_utc[0].tz_convert(LOCAL_TZ)
+    if first != first.normalize():
+        raise InputError(
+            f"green_target_pu: the period starts at {first:%Y-%m-%d %H:%M} Asia/Shanghai; a "
+            "daily target rolls only from a local midnight, so that each committed day lies "
+            "in one window — start the period at 00:00 local time"
+        )
+    if commit_steps % steps_per_day:
+        raise InputError(
+            f"commit_steps: {commit_steps} intervals is not a whole number of days "
+            f"({steps_per_day} intervals each); with a daily green target each window must "
+            "commit whole local days, e.g. 24 h"
+        )
+
+
 def _window_index(inputs: DispatchInputs, w: _Window, width: int) -> pd.DatetimeIndex | None:
     if inputs.index_utc is None:
         return None
@@ -317,6 +368,8 @@ def _window_inputs(
         flex_groups=tuple(FlexGroup(g.name, _pad(g.cap_mw[sl], width)) for g in inputs.flex_groups),
         index_utc=_window_index(inputs, w, width),
         carbon_price_cny_per_tco2=inputs.carbon_price_cny_per_tco2,
+        green_target_pu=inputs.green_target_pu,
+        green_target_period=inputs.green_target_period,
     )
 
 
@@ -463,10 +516,7 @@ def rolling_dispatch(
             f"({window_steps}): a window cannot commit more than it plans"
         )
     if inputs.green_target_pu is not None:
-        raise InputError(
-            "green_target_pu: a green-match target over a period cannot be split across "
-            "rolling windows; use dispatch() for the whole period, or drop the target"
-        )
+        _check_daily_target(inputs, commit_steps)
     for name in ("self_consumption_min_pu", "onsite_green_min_pu"):
         if getattr(inputs, name) is not None:
             raise InputError(
@@ -593,6 +643,8 @@ def rolling_dispatch(
         notes.append(f"{plan.unserved.sum() * dt_h:.6g} MWh of load left unserved")
     if flex_short.any():
         notes.append(f"{flex_short.sum():.6g} MWh of flexible load not served by its deadline")
+    if inputs.green_target_pu is not None:
+        notes.extend(_missed_days(inputs, plan))
     diagnosis = None
     if fallbacks:
         more = f" (and {len(fallbacks) - 1} more window(s))" if len(fallbacks) > 1 else ""
