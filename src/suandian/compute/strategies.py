@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 _CELLS_PER_CHUNK = 4_000_000  # bounds the jobs × window matrices (≈ 32 MB of float64)
-DAILY_LAGS = (-96, -48, 48, 96)  # ±1 and ±2 days at 30 min
+DAILY_LAGS = (-96, -48, 48, 96)  # ±1 and ±2 days at 30 min, the default of denoise_forecast
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,7 +236,13 @@ def denoised_interrupting(jobs: JobTable, forecast: Signal, *, error_std: float)
     ``error_std`` is the forecast's error standard deviation in the signal's unit, known from
     the forecaster's own validation (not from the true series).
     """
-    score = denoise_forecast(forecast.values, error_std)
+    per_day = 1440 // forecast.step_min
+    score = denoise_forecast(
+        forecast.values,
+        error_std,
+        local_lags=max(1, 240 // forecast.step_min),  # ±4 h
+        extra_lags=(-2 * per_day, -per_day, per_day, 2 * per_day),  # same time ±1, ±2 days
+    )
     return _place(jobs, forecast, score, interrupting=True)
 
 
