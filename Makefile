@@ -44,12 +44,14 @@ smoke: install
 	$(BIN)/python benchmarks/trace_year.py --quick --repeat 1 > /dev/null
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py --quick --repeat 1 > /dev/null
 	$(BIN)/python benchmarks/ledger_ops.py --quick --repeat 1 > /dev/null
+	$(BIN)/python benchmarks/lets_wait_awhile.py --quick > /dev/null
 
 bench: install
 	$(BIN)/python benchmarks/energy_year.py
 	$(BIN)/python benchmarks/trace_year.py
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
 	$(BIN)/python benchmarks/ledger_ops.py
+	$(BIN)/python benchmarks/lets_wait_awhile.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: install

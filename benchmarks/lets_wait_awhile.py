@@ -75,7 +75,7 @@ from suandian.compute.strategies import (
     run_on_arrival,
 )
 from suandian.compute.validate import check_plan
-from suandian.sim.carbon_intensity import load_carbon_intensity
+from suandian.sim.carbon_intensity import default_shared_data_dir, load_carbon_intensity
 
 N_JOBS = 3387
 YEAR_START = pd.Timestamp("2020-01-01", tz="UTC")
@@ -158,7 +158,9 @@ def run(regions: tuple[str, ...], seeds: int, arrive_before: pd.Timestamp) -> di
     every_seed = True
     job_sets = {flex: make_jobs(flex, arrive_before) for flex in FLEXIBILITIES}
     for region in regions:
-        truth = load_carbon_intensity(region, start_utc=YEAR_START, end_utc=signal_end)
+        truth = load_carbon_intensity(
+            region, start_utc=YEAR_START, end_utc=signal_end, data_dir=_DATA_DIR
+        )
         mean = float(truth.values.mean())
         for flex, jobs in job_sets.items():
             base = emissions_kgco2(jobs, run_on_arrival(jobs, truth), truth).sum()
@@ -250,7 +252,7 @@ def time_strategies(arrive_before: pd.Timestamp) -> dict[str, float]:
     """Best of 3 of one call of each strategy on Germany, semi-weekly windows, 10 % error."""
     jobs = make_jobs("semi_weekly", arrive_before)
     end = min(SIGNAL_END, arrive_before + pd.Timedelta(days=10))
-    truth = load_carbon_intensity("de", start_utc=YEAR_START, end_utc=end)
+    truth = load_carbon_intensity("de", start_utc=YEAR_START, end_utc=end, data_dir=_DATA_DIR)
     error_std = 0.1 * float(truth.values.mean())
     forecast = truth.with_values(forecast_with_noise(truth.values, 10.0, np.random.default_rng(0)))
     calls = {"run_on_arrival": lambda: run_on_arrival(jobs, truth)}
@@ -266,13 +268,23 @@ def time_strategies(arrive_before: pd.Timestamp) -> dict[str, float]:
     return out
 
 
+_DATA_DIR: Path | None = None
+"""Where the carbon-intensity CSVs are; None: the shared data directory."""
+_SLICE_DIR = Path(__file__).resolve().parents[1] / "tests" / "compute" / "data"
+"""January–April 2020 of the German series, kept with the tests."""
+
+
 def main(argv: list[str] | None = None) -> None:
+    global _DATA_DIR
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="Germany, 2 seeds, Jan–Mar only")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     if args.quick:
         regions, seeds, before = ("de",), 2, pd.Timestamp("2020-04-01", tz="UTC")
+        if not (default_shared_data_dir() / "carbon-intensity-2020" / "ger_ci.csv").is_file():
+            _DATA_DIR = _SLICE_DIR
+            log(f"shared data not found; --quick uses the German slice in {_SLICE_DIR}")
     else:
         regions, seeds, before = REGIONS, SEEDS, YEAR_END
     log(f"lets_wait_awhile: regions {regions}, {seeds} seeds, jobs arriving before {before.date()}")

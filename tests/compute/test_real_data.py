@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,25 +20,22 @@ from suandian.compute.strategies import (
 )
 from suandian.compute.validate import check_plan
 from suandian.core.errors import NotFound, TimeError
-from suandian.sim.carbon_intensity import default_shared_data_dir, load_carbon_intensity
+from suandian.sim.carbon_intensity import load_carbon_intensity
 
 START = pd.Timestamp("2020-01-01", tz="UTC")
 END = pd.Timestamp("2020-02-15", tz="UTC")
 
-needs_data = pytest.mark.skipif(
-    not (default_shared_data_dir() / "carbon-intensity-2020" / "ger_ci.csv").is_file(),
-    reason="the shared carbon-intensity data is not present",
-)
+DATA = Path(__file__).resolve().parent / "data"
+"""January–April 2020 of the German series (see data/carbon-intensity-2020/README.md)."""
 
 
-@needs_data
 def test_the_german_file_is_thinned_to_30_min_utc() -> None:
-    truth = load_carbon_intensity("de", start_utc=START, end_utc=END)
+    truth = load_carbon_intensity("de", start_utc=START, end_utc=END, data_dir=DATA)
     assert truth.step_min == 30
     assert str(truth.index_utc.tz) == "UTC"
     assert len(truth.values) == 45 * 48
     # From ger_ci.csv: 2019-12-20 00:00 is 218.29...; 2020-01-01 00:30 must be that row, not 00:15.
-    raw = pd.read_csv(default_shared_data_dir() / "carbon-intensity-2020" / "ger_ci.csv")
+    raw = pd.read_csv(DATA / "carbon-intensity-2020" / "ger_ci.csv")
     row = raw.loc[raw["Time"] == "2020-01-01 00:30:00", "Carbon Intensity"].item()
     assert truth.values[1] == pytest.approx(row, abs=1e-12)
 
@@ -48,9 +47,8 @@ def test_a_missing_data_directory_says_where_to_point(tmp_path: object) -> None:
         load_carbon_intensity("de", start_utc=START.tz_localize(None), end_utc=END)
 
 
-@needs_data
 def test_lwa_interrupting_without_error_is_the_bound_and_ours_is_never_worse() -> None:
-    truth = load_carbon_intensity("de", start_utc=START, end_utc=END)
+    truth = load_carbon_intensity("de", start_utc=START, end_utc=END, data_dir=DATA)
     rng = np.random.default_rng(7)
     n = 300
     release = START + pd.to_timedelta(rng.integers(0, 30 * 48, n) * 30, unit="min")
