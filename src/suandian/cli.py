@@ -26,6 +26,7 @@ from suandian.cli_dispatch import (
     plan_site,
     print_comparison,
 )
+from suandian.cli_jobs import jobs_app
 from suandian.cli_ledger import ledger_app, print_gec
 from suandian.cli_meters import meters_app
 from suandian.core.errors import SuandianError
@@ -53,6 +54,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(meters_app, name="meters")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(jobs_app, name="jobs")
 
 # No console markup: scenario names, titles and messages are user text and may hold brackets.
 # Piped output gets a wide fixed width rather than 80 columns, so report tables stay readable.

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from suandian.core.errors import InputError, StoreError
 from suandian.ledger.service import Ledger
 from suandian.settings import Settings
+from suandian.store.jobs import JobQueue
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -30,6 +31,7 @@ __all__ = [
     "engine_for",
     "migrate",
     "normalise_url",
+    "open_job_queue",
     "open_ledger",
 ]
 
@@ -125,6 +127,13 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             f"cannot migrate the database at {engine.url.render_as_string(hide_password=True)}: "
             f"{exc.orig}; check that it is reachable and writable"
         ) from None
+
+
+def open_job_queue(url: str, *, schema: str | None = None) -> JobQueue:
+    """Engine for ``url``, migrated to the latest schema, wrapped in a :class:`JobQueue`."""
+    engine = engine_for(url, schema=schema)
+    migrate(engine)
+    return JobQueue(engine)
 
 
 def open_ledger(url: str, *, schema: str | None = None, **ledger_args: Any) -> Ledger:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from alembic import context
 
 from suandian.ledger.tables import Base
+from suandian.store.jobs import JobsBase
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -19,7 +20,7 @@ if engine is None:
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=[Base.metadata, JobsBase.metadata],
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

@@ -1,0 +1,205 @@
+"""The compute job queue in the SQL store (SQLite by default, PostgreSQL in production).
+
+Jobs arrive validated (:class:`~suandian.compute.jobs.Job`: windows that can hold the run,
+positive power, tz-aware times, known sites) and are kept per tenant, one row each, with a status:
+
+``queued`` → ``planned`` (a site and a start) → ``running`` → ``done`` | ``failed``; ``queued`` or
+``planned`` → ``cancelled``.
+
+A submission is one transaction: every job of it is stored, or — when any job id is already in
+the tenant's queue or given twice — none, and the error lists the ids; jobs already queued are
+never touched by a submission. The table is created by the packaged migration
+``0002_jobs`` (:func:`suandian.store.sql.migrate`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from suandian.compute.jobs import Job
+from suandian.core.errors import InputError, NotFound
+from suandian.ledger.tables import NAMING, UtcDateTime
+
+__all__ = ["JOB_STATUSES", "JobQueue", "JobRow", "JobsBase", "QueuedJob"]
+
+JOB_STATUSES = ("queued", "planned", "running", "done", "failed", "cancelled")
+_CANCELLABLE = ("queued", "planned")
+
+
+class JobsBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class JobRow(JobsBase):
+    __tablename__ = "compute_jobs"
+    __table_args__ = (UniqueConstraint("tenant", "job_id", name="uq_compute_jobs_tenant_job_id"),)
+
+    key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(String(128))
+    power_mw: Mapped[float] = mapped_column(Float)
+    duration_steps: Mapped[int] = mapped_column(Integer)
+    step_min: Mapped[int] = mapped_column(Integer)
+    release_utc: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    deadline_utc: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    interruptible: Mapped[bool] = mapped_column(Boolean)
+    checkpoint_steps: Mapped[int] = mapped_column(Integer)
+    allowed_sites: Mapped[str] = mapped_column(String(2000))
+    """Site ids separated by commas."""
+    data_gb: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    submitted_utc: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    start_utc: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    job: Job
+    status: str
+    submitted_utc: dt.datetime
+    site: str | None
+    """Planned site, once planned."""
+    start_utc: dt.datetime | None
+    """Planned start, once planned."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class JobQueue:
+    """Jobs per tenant in a migrated SQL database (see the module docstring)."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = _now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def submit(self, jobs: Sequence[Job]) -> int:
+        """Queue ``jobs`` in one transaction; returns how many were queued."""
+        if not jobs:
+            raise InputError("jobs: the submission holds no job; give at least one")
+        keys = [(j.tenant, j.id) for j in jobs]
+        twice = sorted(f"{t}/{i}" for (t, i), n in Counter(keys).items() if n > 1)
+        if twice:
+            raise InputError(
+                f"job id(s) given twice in one submission: {', '.join(twice)}; ids are unique "
+                "per tenant"
+            )
+        now = self._clock()
+        with self._engine.begin() as conn:
+            tenants = sorted({t for t, _ in keys})
+            taken = {
+                (r.tenant, r.job_id)
+                for r in conn.execute(
+                    select(JobRow.tenant, JobRow.job_id).where(JobRow.tenant.in_(tenants))
+                )
+            }
+            clash = sorted(f"{t}/{i}" for t, i in keys if (t, i) in taken)
+            if clash:
+                raise InputError(
+                    f"job id(s) already in the queue: {', '.join(clash)}; nothing of this "
+                    "submission was queued — give new ids, or cancel the old jobs first"
+                )
+            conn.execute(insert(JobRow), [_row(j, now) for j in jobs])
+        return len(jobs)
+
+    def jobs(self, *, tenant: str | None = None, status: str | None = None) -> list[QueuedJob]:
+        """Queued jobs, oldest submission first; optionally of one tenant and one status."""
+        if status is not None and status not in JOB_STATUSES:
+            raise InputError(f"status: {status!r}; use one of {', '.join(JOB_STATUSES)}")
+        query = select(JobRow).order_by(JobRow.key)
+        if tenant is not None:
+            query = query.where(JobRow.tenant == tenant)
+        if status is not None:
+            query = query.where(JobRow.status == status)
+        with self._engine.connect() as conn:
+            return [_queued(r) for r in conn.execute(query)]
+
+    def get(self, tenant: str, job_id: str) -> QueuedJob:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(JobRow).where(JobRow.tenant == tenant, JobRow.job_id == job_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"job {job_id!r} of tenant {tenant!r} is not in the queue")
+        return _queued(row)
+
+    def cancel(self, tenant: str, job_id: str) -> None:
+        """Cancel a queued or planned job; a running, finished or cancelled one is refused."""
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(JobRow.key, JobRow.status).where(
+                    JobRow.tenant == tenant, JobRow.job_id == job_id
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"job {job_id!r} of tenant {tenant!r} is not in the queue")
+            if row.status not in _CANCELLABLE:
+                raise InputError(
+                    f"job {job_id!r} of tenant {tenant!r} is {row.status}; only a queued or "
+                    "planned job can be cancelled"
+                )
+            conn.execute(update(JobRow).where(JobRow.key == row.key).values(status="cancelled"))
+
+
+def _row(job: Job, now: dt.datetime) -> dict[str, object]:
+    for site in job.allowed_sites:
+        if "," in site:
+            raise InputError(f"job {job.id!r}: site id {site!r} holds a comma; rename the site")
+    return {
+        "tenant": job.tenant,
+        "job_id": job.id,
+        "power_mw": job.power_mw,
+        "duration_steps": job.duration_steps,
+        "step_min": job.step_min,
+        "release_utc": job.release_utc,
+        "deadline_utc": job.deadline_utc,
+        "interruptible": job.interruptible,
+        "checkpoint_steps": job.checkpoint_steps,
+        "allowed_sites": ",".join(job.allowed_sites),
+        "data_gb": job.data_gb,
+        "priority": job.priority,
+        "status": "queued",
+        "submitted_utc": now,
+        "site": None,
+        "start_utc": None,
+    }
+
+
+def _queued(r: Any) -> QueuedJob:
+    """A row of ``compute_jobs`` (a Core row of :class:`JobRow`'s columns) as a queued job."""
+    job = Job(
+        id=r.job_id,
+        tenant=r.tenant,
+        power_mw=r.power_mw,
+        duration_steps=r.duration_steps,
+        release_utc=r.release_utc,
+        deadline_utc=r.deadline_utc,
+        interruptible=r.interruptible,
+        checkpoint_steps=r.checkpoint_steps,
+        allowed_sites=tuple(s for s in r.allowed_sites.split(",") if s),
+        data_gb=r.data_gb,
+        priority=r.priority,
+        step_min=r.step_min,
+    )
+    return QueuedJob(job, r.status, r.submitted_utc, r.site, r.start_utc)

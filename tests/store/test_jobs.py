@@ -1,0 +1,176 @@
+"""The compute job queue on SQLite and PostgreSQL, and ``suandian jobs`` on the embedded store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from suandian.cli import main
+from suandian.cli_jobs import parse_jobs
+from suandian.compute.jobs import Job
+from suandian.core.errors import InputError, NotFound
+from suandian.ledger.tables import Base
+from suandian.store.jobs import JobQueue, JobsBase
+from suandian.store.sql import engine_for, migrate
+
+UTC = dt.UTC
+T0 = dt.datetime(2025, 7, 1, 1, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+def _job(job_id: str, tenant: str = "acme", **changes: object) -> Job:
+    spec: dict[str, object] = {
+        "id": job_id,
+        "tenant": tenant,
+        "power_mw": 2.0,
+        "duration_steps": 8,
+        "release_utc": T0,
+        "deadline_utc": T0 + dt.timedelta(hours=6),
+        "allowed_sites": ("nanchuan",),
+    }
+    spec.update(changes)
+    return Job(**spec)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobQueue]:
+    schema = None
+    if request.param == "sqlite":
+        engine = engine_for(f"sqlite:///{tmp_path}/jobs.sqlite")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        schema = f"t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute(f"CREATE SCHEMA {schema}")
+        engine = engine_for(url, schema=schema)
+    migrate(engine)
+    yield JobQueue(engine, clock=lambda: T0)
+    engine.dispose()
+    if schema is not None:
+        with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_migrated_schema_matches_the_model(queue: JobQueue) -> None:
+    with queue._engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = compare_metadata(ctx, [Base.metadata, JobsBase.metadata])  # type: ignore[arg-type]
+        assert diffs == []
+
+
+def test_submit_show_and_cancel(queue: JobQueue) -> None:
+    assert queue.submit([_job("a"), _job("b", interruptible=True, checkpoint_steps=4)]) == 2
+    rows = queue.jobs()
+    assert [(q.job.id, q.status) for q in rows] == [("a", "queued"), ("b", "queued")]
+    assert rows[1].job == _job("b", interruptible=True, checkpoint_steps=4)  # round trip
+    assert rows[0].submitted_utc == T0
+    queue.cancel("acme", "a")
+    assert queue.get("acme", "a").status == "cancelled"
+    assert [q.job.id for q in queue.jobs(status="queued")] == ["b"]
+    with pytest.raises(InputError, match="only a queued or planned job"):
+        queue.cancel("acme", "a")
+    with pytest.raises(NotFound, match="'zzz'"):
+        queue.cancel("acme", "zzz")
+
+
+def test_a_submission_with_a_taken_or_repeated_id_queues_nothing(queue: JobQueue) -> None:
+    queue.submit([_job("a")])
+    with pytest.raises(InputError, match=r"already in the queue: acme/a"):
+        queue.submit([_job("new"), _job("a")])
+    with pytest.raises(InputError, match=r"given twice in one submission: acme/x"):
+        queue.submit([_job("x"), _job("x")])
+    assert [q.job.id for q in queue.jobs()] == ["a"]  # nothing else disturbed
+    # Ids are per tenant: another tenant may reuse one.
+    queue.submit([_job("a", tenant="other")])
+    assert [q.job.tenant for q in queue.jobs()] == ["acme", "other"]
+    assert [q.job.id for q in queue.jobs(tenant="other")] == ["a"]
+    with pytest.raises(InputError, match="status"):
+        queue.jobs(status="sleeping")
+
+
+SITES = ["nanchuan"]
+
+
+def _record(**changes: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "id": "train-1",
+        "tenant": "acme",
+        "gpus": 512,
+        "gpu_kw": 0.7,
+        "duration_h": 6,
+        "release": "2025-07-01T09:00+08:00",
+        "deadline": "2025-07-02T09:00+08:00",
+        "interruptible": True,
+        "checkpoint_h": 0.5,
+    }
+    record.update(changes)
+    return record
+
+
+def test_parse_a_submission() -> None:
+    (job,) = parse_jobs(json.dumps([_record()]), SITES)
+    assert job.power_mw == pytest.approx(512 * 0.7 / 1000, abs=1e-12)
+    assert job.duration_steps == 24 and job.checkpoint_steps == 2
+    assert job.release_utc == T0
+    assert job.allowed_sites == ("nanchuan",)  # every scenario site by default
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"deadline": "2025-07-01T12:00+08:00"}, "deadline"),
+        ({"gpus": -8}, "power_mw"),
+        ({"release": "2025-07-01T09:00"}, "has no offset"),
+        ({"allowed_sites": ["mars"]}, "unknown site 'mars'"),
+        ({"duraton_h": 3}, "unknown field"),
+        ({"duration_h": 0.1}, "whole number of 15-min steps"),
+    ],
+)
+def test_bad_jobs_are_refused_with_the_reason(changes: dict[str, object], reason: str) -> None:
+    good = _record(id="ok")
+    with pytest.raises(InputError, match=reason) as info:
+        parse_jobs(json.dumps([good, _record(**changes)]), SITES)
+    assert "1 of 2 job(s) refused, nothing queued" in str(info.value)
+    assert "jobs[1]" in str(info.value)
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = 0 if exc.code is None else (exc.code if isinstance(exc.code, int) else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_jobs_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SUANDIAN_DATABASE_URL", raising=False)
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        "jobs:\n"
+        "  - {id: render-7, tenant: studio, power_mw: 1.5, duration_h: 2,\n"
+        "     release: '2025-07-01T10:00+08:00', deadline: '2025-07-01T18:00+08:00'}\n",
+        encoding="utf-8",
+    )
+    assert _run(["jobs", "submit", str(path)], capsys)[0] == 0
+    bad = json.dumps([_record(id="late", deadline="2025-07-01T10:00+08:00")])
+    code, _, err = _run(["jobs", "submit", "--json", bad], capsys)
+    assert code == 1 and "late" in err and "nothing queued" in err
+    code, out, _ = _run(["jobs", "show", "--json"], capsys)
+    assert code == 0
+    shown = json.loads(out)["jobs"]
+    assert [(j["id"], j["status"]) for j in shown] == [("render-7", "queued")]
+    assert _run(["jobs", "cancel", "--tenant", "studio", "--id", "render-7"], capsys)[0] == 0
+    code, out, _ = _run(["jobs", "show", "--status", "cancelled"], capsys)
+    assert code == 0 and "render-7" in out
