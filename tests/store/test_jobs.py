@@ -18,7 +18,7 @@ from suandian.cli_jobs import parse_jobs
 from suandian.compute.jobs import Job
 from suandian.core.errors import InputError, NotFound
 from suandian.ledger.tables import Base
-from suandian.store.jobs import JobQueue, JobsBase
+from suandian.store.jobs import Assignment, JobQueue, JobsBase
 from suandian.store.sql import engine_for, migrate
 
 UTC = dt.UTC
@@ -112,6 +112,40 @@ def _record(**changes: object) -> dict[str, object]:
     }
     record.update(changes)
     return record
+
+
+def test_mark_planned_writes_the_plan_in_one_transaction(queue: JobQueue) -> None:
+    queue.submit([_job("a"), _job("b"), _job("c"), _job("d")])
+    queue.cancel("acme", "d")
+    start = T0 + dt.timedelta(hours=2)
+    # A cancelled job in the plan refuses all of it: nothing else changes.
+    with pytest.raises(InputError, match=r"acme/d \(cancelled\).*nothing was planned"):
+        queue.mark_planned(
+            [Assignment("acme", "a", "nanchuan", start), Assignment("acme", "d", "nanchuan", start)]
+        )
+    assert queue.get("acme", "a").status == "queued"
+    with pytest.raises(NotFound, match="acme/zz"):
+        queue.mark_planned([Assignment("acme", "zz", "nanchuan", start)])
+    n = queue.mark_planned(
+        [
+            Assignment("acme", "a", "nanchuan", start),
+            Assignment("acme", "b", "nanchuan", T0),
+            Assignment("acme", "c", None, None),  # could not be placed: stays queued
+        ]
+    )
+    assert n == 2
+    a = queue.get("acme", "a")
+    assert (a.status, a.site, a.start_utc) == ("planned", "nanchuan", start)
+    assert a.start_utc is not None and a.start_utc.tzinfo is not None
+    assert queue.get("acme", "c").status == "queued"
+    # Re-planning moves a planned job, or sends it back to queued when it no longer fits.
+    queue.mark_planned([Assignment("acme", "a", None, None), Assignment("acme", "b", "x", start)])
+    a, b = queue.get("acme", "a"), queue.get("acme", "b")
+    assert (a.status, a.site, a.start_utc) == ("queued", None, None)
+    assert (b.status, b.site, b.start_utc) == ("planned", "x", start)
+    assert queue.get("acme", "d").status == "cancelled"
+    with pytest.raises(InputError, match="both a site and a start"):
+        queue.mark_planned([Assignment("acme", "a", "nanchuan", None)])
 
 
 def test_parse_a_submission() -> None:

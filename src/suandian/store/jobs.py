@@ -8,8 +8,9 @@ positive power, tz-aware times, known sites) and are kept per tenant, one row ea
 
 A submission is one transaction: every job of it is stored, or — when any job id is already in
 the tenant's queue or given twice — none, and the error lists the ids; jobs already queued are
-never touched by a submission. The table is created by the packaged migration
-``0002_jobs`` (:func:`suandian.store.sql.migrate`).
+never touched by a submission. A plan is written the same way (:meth:`JobQueue.mark_planned`):
+all of its sites and starts, or — when a job is missing or no longer queued or planned — none.
+The table is created by the packaged migration ``0002_jobs`` (:func:`suandian.store.sql.migrate`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from suandian.compute.jobs import Job
 from suandian.core.errors import InputError, NotFound
 from suandian.ledger.tables import NAMING, UtcDateTime
 
-__all__ = ["JOB_STATUSES", "JobQueue", "JobRow", "JobsBase", "QueuedJob"]
+__all__ = ["JOB_STATUSES", "Assignment", "JobQueue", "JobRow", "JobsBase", "QueuedJob"]
 
 JOB_STATUSES = ("queued", "planned", "running", "done", "failed", "cancelled")
 _CANCELLABLE = ("queued", "planned")
+_PLANNABLE = ("queued", "planned")
 
 
 class JobsBase(DeclarativeBase):
@@ -81,6 +83,16 @@ class QueuedJob:
     """Planned site, once planned."""
     start_utc: dt.datetime | None
     """Planned start, once planned."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A planned site and start for one job; ``site=None`` sends it back to ``queued``."""
+
+    tenant: str
+    job_id: str
+    site: str | None
+    start_utc: dt.datetime | None
 
 
 def _now() -> dt.datetime:
@@ -143,6 +155,66 @@ class JobQueue:
         if row is None:
             raise NotFound(f"job {job_id!r} of tenant {tenant!r} is not in the queue")
         return _queued(row)
+
+    def mark_planned(self, assignments: Sequence[Assignment]) -> int:
+        """Write planned sites and starts in one transaction; returns how many jobs were planned.
+
+        Only queued or planned jobs take a plan: an assignment with a site sets the job
+        ``planned`` with that site and start; one without (a job the planner could not place)
+        sets it back to ``queued`` with no site or start. If any job is missing, or running,
+        finished or cancelled, nothing is written and the error lists them all.
+        """
+        for a in assignments:
+            if (a.site is None) != (a.start_utc is None):
+                raise InputError(
+                    f"job {a.job_id!r} of tenant {a.tenant!r}: give both a site and a start, "
+                    "or neither (to leave it queued)"
+                )
+            if a.start_utc is not None and a.start_utc.tzinfo is None:
+                raise InputError(
+                    f"job {a.job_id!r}: start_utc {a.start_utc} is naive; give it tz-aware, "
+                    "e.g. start.replace(tzinfo=datetime.UTC)"
+                )
+        if not assignments:
+            return 0
+        keys = [(a.tenant, a.job_id) for a in assignments]
+        twice = sorted(f"{t}/{i}" for (t, i), n in Counter(keys).items() if n > 1)
+        if twice:
+            raise InputError(f"job(s) assigned twice in one plan: {', '.join(twice)}")
+        with self._engine.begin() as conn:
+            tenants = sorted({t for t, _ in keys})
+            found = {
+                (r.tenant, r.job_id): (r.key, r.status)
+                for r in conn.execute(
+                    select(JobRow.key, JobRow.tenant, JobRow.job_id, JobRow.status).where(
+                        JobRow.tenant.in_(tenants)
+                    )
+                )
+            }
+            missing = sorted(f"{t}/{i}" for t, i in keys if (t, i) not in found)
+            if missing:
+                raise NotFound(
+                    f"job(s) not in the queue: {', '.join(missing)}; nothing was planned"
+                )
+            stuck = sorted(
+                f"{t}/{i} ({found[t, i][1]})" for t, i in keys if found[t, i][1] not in _PLANNABLE
+            )
+            if stuck:
+                raise InputError(
+                    f"job(s) no longer queued or planned: {', '.join(stuck)}; nothing was "
+                    "planned — plan again without them"
+                )
+            for a in assignments:
+                conn.execute(
+                    update(JobRow)
+                    .where(JobRow.key == found[a.tenant, a.job_id][0])
+                    .values(
+                        status="queued" if a.site is None else "planned",
+                        site=a.site,
+                        start_utc=a.start_utc,
+                    )
+                )
+        return sum(a.site is not None for a in assignments)
 
     def cancel(self, tenant: str, job_id: str) -> None:
         """Cancel a queued or planned job; a running, finished or cancelled one is refused."""
