@@ -1,4 +1,4 @@
-"""``suandian jobs``: submit deferrable compute jobs to the queue, list and cancel them.
+"""``suandian jobs``: submit deferrable compute jobs to the queue, plan, list and cancel them.
 
 Mounted on the main app as ``app.add_typer(jobs_app, name="jobs")``. The queue lives in the SQL
 store (``SUANDIAN_DATABASE_URL`` or SQLite in the data directory). A submission is a JSON or
@@ -13,33 +13,50 @@ scenario), ``data_gb``, ``priority``, ``step_min``.
 Every job is checked before anything is stored: a window too short for the run, power ≤ 0, a
 naive time, an unknown site or an unknown field refuses the whole submission with one line per
 problem, and the jobs already queued stay as they are.
+
+``suandian jobs plan`` places the queued (and already planned) jobs whose windows lie in a
+period of local days: it simulates the scenario over the period, builds each site's signals
+(:func:`suandian.sim.site_signals.site_signals`), plans with ``greedy`` (capacity-aware,
+lowest modelled intensity) or ``arrival`` (start at release on the first allowed site), checks
+the plan with :func:`suandian.compute.validate.check_plan` and the sites' capacity per
+interval, and writes every planned site and start in one transaction; a job that cannot be
+placed stays (or goes back to) ``queued`` and its reason is printed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from suandian.compute.jobs import Job, check_sites
-from suandian.core.errors import InputError, SuandianError
-from suandian.core.times import LOCAL_TZ
+from suandian.compute.greedy import arrival_plan, greedy_plan
+from suandian.compute.jobs import Job, JobTable, Plan, check_sites
+from suandian.compute.validate import check_plan
+from suandian.core.errors import InfeasiblePlan, InputError, SuandianError
+from suandian.core.times import LOCAL_TZ, local_date_start_utc, parse_local_date
+from suandian.reports.period import grid_mix_for
 from suandian.scenario import load_scenario
 from suandian.settings import Settings
+from suandian.sim.park import simulate
+from suandian.sim.site_signals import PlanTotals, SiteSignals, plan_totals, site_signals
+from suandian.store.jobs import Assignment, QueuedJob
 from suandian.store.sql import database_url, open_job_queue
 
 __all__ = ["jobs_app", "parse_jobs"]
 
 jobs_app = typer.Typer(
-    help="Deferrable compute jobs: submit, show, cancel (算电协同).", no_args_is_help=True
+    help="Deferrable compute jobs: submit, plan, show, cancel (算电协同).", no_args_is_help=True
 )
 
 out = Console(markup=False)
@@ -237,3 +254,209 @@ def jobs_cancel(
     """Cancel a queued or planned job."""
     open_job_queue(database_url(Settings())).cancel(tenant, job_id)
     out.print(f"cancelled job {job_id} of {tenant}")
+
+
+_STRATEGIES = ("greedy", "arrival")
+_CAPACITY_TOLERANCE_MW = 1e-9
+
+
+def _period(rows: list[QueuedJob], start: str | None, days: int | None) -> tuple[dt.date, int]:
+    """The period to plan: given, or from the first release's local day to the last deadline."""
+    first = (
+        parse_local_date(start, "--start")
+        if start is not None
+        else min(q.job.release_utc for q in rows).astimezone(LOCAL_TZ).date()
+    )
+    if days is None:
+        last = max(q.job.deadline_utc for q in rows)
+        span_s = (last - local_date_start_utc(first).to_pydatetime()).total_seconds()
+        days = max(1, math.ceil(span_s / 86400.0))
+    if days < 1:
+        raise InputError(f"--days {days}: plan at least one day")
+    return first, days
+
+
+def _capacity_problems(plan: Plan, table: JobTable, signals: SiteSignals) -> list[str]:
+    """Per site and interval, the jobs' power above the signals' capacity."""
+    rows = pd.Index(signals.sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
+    power = table.power_mw[pd.Index(np.asarray(table.ids, dtype=str)).get_indexer(plan.job_id)]
+    load = np.zeros(signals.capacity_mw.shape)
+    np.add.at(load, (rows, np.asarray(plan.step, dtype=np.int64)), power)
+    over = np.argwhere(load > signals.capacity_mw + _CAPACITY_TOLERANCE_MW)
+    return [
+        f"site {signals.sites[s]!r} runs {load[s, t]:.6g} MW at {signals.index_utc[t]}, over "
+        f"its {signals.capacity_mw[s, t]:.6g} MW"
+        for s, t in over[:5]
+    ]
+
+
+def _starts(plan: Plan) -> dict[str, tuple[str, dt.datetime]]:
+    """Planned site and first step's start of every job in ``plan``."""
+    frame = pd.DataFrame({"job": plan.job_id.astype(str), "site": plan.site, "step": plan.step})
+    first = frame.sort_values("step").drop_duplicates("job")
+    step = pd.Timedelta(minutes=plan.step_min)
+    return {
+        str(j): (str(site), (plan.grid_start_utc + int(k) * step).to_pydatetime())
+        for j, site, k in first.itertuples(index=False)
+    }
+
+
+def _totals_json(t: PlanTotals) -> dict[str, float | None]:
+    return {
+        "energy_mwh": round(t.energy_mwh, 6),
+        "carbon_kgco2": round(t.carbon_kgco2, 3),
+        "cost_cny": round(t.cost_cny, 2),
+        "green_share": None if t.green_share is None else round(t.green_share, 6),
+    }
+
+
+@jobs_app.command("plan")
+def jobs_plan(
+    scenario: Annotated[str, typer.Option(help="Scenario whose sites the jobs run on.")] = "xining",
+    strategy: Annotated[
+        str, typer.Option(help="greedy (lowest intensity, capacity-aware) or arrival.")
+    ] = "greedy",
+    start: Annotated[
+        str | None,
+        typer.Option(help="First local day YYYY-MM-DD (default: the first release's day)."),
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Local days to plan (default: up to the last deadline).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Plan the queued jobs of a period onto the scenario's sites and write the plan."""
+    if strategy not in _STRATEGIES:
+        raise InputError(f"--strategy {strategy!r}; use one of {', '.join(_STRATEGIES)}")
+    park = load_scenario(scenario)
+    queue = open_job_queue(database_url(Settings()))
+    rows = [q for q in queue.jobs() if q.status in ("queued", "planned")]
+    if not rows:
+        out.print("no queued or planned jobs to plan")
+        return
+    first_day, n_days = _period(rows, start, days)
+    lo = local_date_start_utc(first_day)
+    hi = local_date_start_utc(first_day + dt.timedelta(days=n_days))
+    inside = [q for q in rows if q.job.release_utc >= lo and q.job.deadline_utc <= hi]
+    if not inside:
+        out.print(f"no queued or planned job has its window in [{lo}, {hi})")
+        return
+    steps = {q.job.step_min for q in inside}
+    if len(steps) > 1:
+        raise InputError(
+            f"the jobs of the period use different steps {sorted(steps)} min; plan them in "
+            "separate periods or resubmit them on one step_min"
+        )
+    step_min = steps.pop()
+    known = [s.id for s in park.sites]
+    unplaced: dict[str, str] = {}
+    jobs: list[Job] = []
+    by_key: dict[str, QueuedJob] = {}
+    for q in inside:
+        key = f"{q.job.tenant}/{q.job.id}"
+        by_key[key] = q
+        sites = tuple(s for s in q.job.allowed_sites if s in known)
+        if not sites:
+            unplaced[key] = f"none of its allowed sites is a site of the {scenario} scenario"
+            continue
+        jobs.append(dataclasses.replace(q.job, id=key, allowed_sites=sites))
+
+    series = simulate(park, start=first_day, days=n_days)
+    signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
+    on_grid: dict[str, Any] = {
+        "sites": signals.sites,
+        "grid_start_utc": signals.start_utc,
+        "step_min": step_min,
+    }
+    plan: Plan | None = None
+    placed: list[Job] = []
+    if jobs:
+        table = JobTable.from_jobs(jobs, sites=signals.sites)
+        if strategy == "greedy":
+            result = greedy_plan(
+                table,
+                intensity_g_per_kwh=signals.intensity_g_per_kwh,
+                capacity_mw=signals.capacity_mw,
+                **on_grid,
+            )
+            plan = result.plan
+            unplaced.update(result.unplaced)
+        else:
+            plan = arrival_plan(table, **on_grid)
+        placed = [j for j in jobs if j.id not in unplaced]
+    assignments = [Assignment(by_key[k].job.tenant, by_key[k].job.id, None, None) for k in unplaced]
+    comparison: dict[str, PlanTotals] = {}
+    starts: dict[str, tuple[str, dt.datetime]] = {}
+    if plan is not None and placed:
+        placed_table = JobTable.from_jobs(placed, sites=signals.sites)
+        problems = check_plan(placed_table, plan)
+        if strategy == "greedy":
+            problems += _capacity_problems(plan, placed_table, signals)
+        if problems:
+            raise InfeasiblePlan(
+                "the plan failed its check, nothing was written:\n  " + "\n  ".join(problems)
+            )
+        starts = _starts(plan)
+        assignments += [
+            Assignment(by_key[k].job.tenant, by_key[k].job.id, site, when)
+            for k, (site, when) in starts.items()
+        ]
+        comparison = {
+            strategy: plan_totals(placed_table, plan, signals),
+            "arrival": plan_totals(placed_table, arrival_plan(placed_table, **on_grid), signals),
+        }
+    n_planned = queue.mark_planned(assignments)
+
+    if as_json:
+        payload: dict[str, Any] = {
+            "scenario": scenario,
+            "strategy": strategy,
+            "start_utc": lo.isoformat(),
+            "end_utc": hi.isoformat(),
+            "step_min": step_min,
+            "intensity": "modelled hourly zone mix averaging to the published factor",
+            "planned": n_planned,
+            "jobs": [
+                {
+                    "tenant": by_key[k].job.tenant,
+                    "id": by_key[k].job.id,
+                    "status": "planned" if k in starts else "queued",
+                    "site": starts[k][0] if k in starts else None,
+                    "start_utc": starts[k][1].isoformat() if k in starts else None,
+                    "reason": unplaced.get(k),
+                }
+                for k in by_key
+            ],
+            "totals": {name: _totals_json(t) for name, t in comparison.items()},
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return
+    table_out = Table("tenant", "id", "status", "site", "start (local)")
+    for k, q in by_key.items():
+        site, when = starts.get(k, ("", None))
+        table_out.add_row(
+            q.job.tenant,
+            q.job.id,
+            "planned" if k in starts else "queued",
+            site,
+            "" if when is None else when.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
+        )
+    table_out.caption = (
+        f"{n_planned} of {len(by_key)} job(s) planned ({strategy}), "
+        f"{first_day} + {n_days} local day(s)"
+    )
+    out.print(table_out)
+    for k, reason in unplaced.items():
+        out.print(f"not placed, stays queued: {k}: {reason}")
+    if comparison:
+        totals = Table("plan", "energy MWh", "carbon kgCO2", "cost CNY", "on-site green share")
+        for name, t in comparison.items():
+            share = "-" if t.green_share is None else f"{100 * t.green_share:.1f} %"
+            totals.add_row(
+                name, f"{t.energy_mwh:.3f}", f"{t.carbon_kgco2:.1f}", f"{t.cost_cny:.0f}", share
+            )
+        totals.caption = (
+            "grid intensity: modelled hourly zone mix averaging to the published factor "
+            "(DESIGN §7), not measured"
+        )
+        out.print(totals)

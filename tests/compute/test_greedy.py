@@ -57,7 +57,7 @@ def test_hand_checked_two_sites_six_steps() -> None:
     assert _steps(plan, "j3") == ("b", [0, 1, 5])
     assert _steps(plan, "j5") == ("a", [3])
     assert set(result.unplaced) == {"j4"}
-    assert "9 MW free for 2 consecutive steps" in result.unplaced["j4"]
+    assert "9 MW free for 2 consecutive 30-min steps" in result.unplaced["j4"]
     placed = JobTable.from_jobs(
         [
             job("j1", 0, 6, 2, power_mw=8.0, sites=SITES),

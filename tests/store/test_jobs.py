@@ -208,3 +208,68 @@ def test_jobs_cli(
     assert _run(["jobs", "cancel", "--tenant", "studio", "--id", "render-7"], capsys)[0] == 0
     code, out, _ = _run(["jobs", "show", "--status", "cancelled"], capsys)
     assert code == 0 and "render-7" in out
+
+
+def test_jobs_plan_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SUANDIAN_DATABASE_URL", raising=False)
+    day = {"release": "2025-07-01T00:00+08:00", "deadline": "2025-07-02T00:00+08:00"}
+    jobs = [
+        {"id": "train", "tenant": "lab", "power_mw": 6, "duration_h": 4, **day},
+        {"id": "tune", "tenant": "lab", "power_mw": 8, "duration_h": 3, "interruptible": True}
+        | day,
+        {"id": "huge", "tenant": "lab", "power_mw": 60, "duration_h": 1, **day},
+        {"id": "gone", "tenant": "lab", "power_mw": 1, "duration_h": 1, **day},
+        {"id": "later", "tenant": "lab", "power_mw": 1, "duration_h": 1}
+        | {"release": "2025-07-05T00:00+08:00", "deadline": "2025-07-06T00:00+08:00"},
+    ]
+    assert _run(["jobs", "submit", "--json", json.dumps(jobs)], capsys)[0] == 0
+    assert _run(["jobs", "cancel", "--tenant", "lab", "--id", "gone"], capsys)[0] == 0
+
+    code, out, err = _run(
+        ["jobs", "plan", "--start", "2025-07-01", "--days", "1", "--json"], capsys
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    by_id = {j["id"]: j for j in result["jobs"]}
+    assert set(by_id) == {"train", "tune", "huge"}  # cancelled and later jobs untouched
+    assert by_id["huge"]["status"] == "queued" and "60 MW free" in by_id["huge"]["reason"]
+    for job_id in ("train", "tune"):
+        start = dt.datetime.fromisoformat(by_id[job_id]["start_utc"])
+        assert by_id[job_id]["site"] == "nanchuan"
+        assert (
+            dt.datetime(2025, 6, 30, 16, tzinfo=UTC)
+            <= start
+            < dt.datetime(2025, 7, 1, 16, tzinfo=UTC)
+        )
+    greedy, arrival = result["totals"]["greedy"], result["totals"]["arrival"]
+    assert greedy["energy_mwh"] == pytest.approx(6 * 4 + 8 * 3)
+    assert arrival["energy_mwh"] == pytest.approx(greedy["energy_mwh"])
+    # Placed on the lowest modelled intensity (Qinghai's midday solar) rather than at midnight.
+    assert greedy["carbon_kgco2"] < arrival["carbon_kgco2"]
+    assert greedy["green_share"] >= arrival["green_share"]
+
+    code, out, _ = _run(["jobs", "show", "--json"], capsys)
+    shown = {j["id"]: j for j in json.loads(out)["jobs"]}
+    assert {k: v["status"] for k, v in shown.items()} == {
+        "train": "planned",
+        "tune": "planned",
+        "huge": "queued",
+        "gone": "cancelled",
+        "later": "queued",
+    }
+    assert shown["train"]["start_utc"] == by_id["train"]["start_utc"]
+
+    # Run-on-arrival plans every job at its release, capacity regardless; text output.
+    code, out, _ = _run(
+        ["jobs", "plan", "--strategy", "arrival", "--start", "2025-07-01", "--days", "1"], capsys
+    )
+    assert code == 0 and "3 of 3 job(s) planned (arrival)" in out
+    code, out, _ = _run(["jobs", "show", "--json"], capsys)
+    huge = next(j for j in json.loads(out)["jobs"] if j["id"] == "huge")
+    assert huge["status"] == "planned" and huge["start_utc"] == "2025-06-30T16:00:00+00:00"
+
+    code, _, err = _run(["jobs", "plan", "--strategy", "best"], capsys)
+    assert code == 1 and "use one of greedy, arrival" in err

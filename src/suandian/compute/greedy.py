@@ -162,9 +162,9 @@ def greedy_plan(
         if best is None or best_steps is None:
             unplaced[job_id] = (
                 f"no allowed site has {p:g} MW free for {k} "
-                f"{'steps' if split else 'consecutive steps'} in its window (at most "
-                f"{most_free:g} MW free at any step); release capacity, widen the window or "
-                "lower the power"
+                f"{'' if split else 'consecutive '}{jobs.step_min}-min steps in its window "
+                f"(at most {most_free:g} MW free at any step); release capacity, widen the "
+                "window or lower the power"
             )
             continue
         s = best[2]
