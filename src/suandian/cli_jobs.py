@@ -45,7 +45,7 @@ from suandian.compute.jobs import Job, JobTable, Plan, check_sites
 from suandian.compute.validate import check_plan
 from suandian.core.errors import InfeasiblePlan, InputError, SuandianError
 from suandian.core.times import LOCAL_TZ, local_date_start_utc, parse_local_date
-from suandian.reports.period import grid_mix_for
+from suandian.grid.site_mix import grid_mix_for
 from suandian.scenario import load_scenario
 from suandian.settings import Settings
 from suandian.sim.park import simulate

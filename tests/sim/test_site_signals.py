@@ -11,7 +11,7 @@ import pytest
 
 from suandian.compute.jobs import JobTable, Plan
 from suandian.core.errors import InputError
-from suandian.reports.period import grid_mix_for
+from suandian.grid.site_mix import grid_mix_for
 from suandian.scenario import load_scenario
 from suandian.sim.park import simulate
 from suandian.sim.site_signals import (

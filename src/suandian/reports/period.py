@@ -19,10 +19,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from suandian.core.errors import InputError, NotFound
-from suandian.core.times import LOCAL_TZ, local_date_start_utc, local_day, local_year_grid
+from suandian.core.times import local_date_start_utc, local_day
 from suandian.grid.factors import emission_factor
-from suandian.grid.flowtrace import trace_flows_batch
-from suandian.grid.mix import zone_mix
+from suandian.grid.site_mix import grid_mix_for
 from suandian.scenario.model import Park, Site
 from suandian.store.readings import ReadingsStore
 from suandian.trace.attribution import Contract, ParkAttribution, attribute_park
@@ -35,7 +34,6 @@ FloatArray = npt.NDArray[np.float64]
 DEFAULT_REFERENCE = "cn-national-2023"
 """Reference factor for avoided emissions unless the user picks another."""
 
-_FOSSIL_DEFAULT = "cn-fossil-2023"
 _RESIDUAL_DEFAULT = "cn-residual-2023"
 _LIFECYCLE = {"pv": "lifecycle-solar", "wind": "lifecycle-wind", "hydro": "lifecycle-hydro"}
 _STEPS = 4  # 15-min readings per hour
@@ -67,58 +65,6 @@ class SiteTrace:
     """EF charged to on-site sources: empty for direct accounting (0), else lifecycle."""
     ignored_meters: list[str]
     """Registered meters of assets the scenario does not have (removed or renamed)."""
-
-
-def grid_mix_for(
-    site: Site, index_utc: pd.DatetimeIndex
-) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
-    """Modelled grid mix and intensity at ``index_utc`` (interval starts), per local year.
-
-    Each zone's hourly mix is modelled over each whole local year containing the period, so a
-    day's figures do not depend on which range a report asked for. When the site's zone imports
-    from neighbours, flow tracing mixes their supply into the zone's own: the result is the
-    consumption-based mix and intensity. Returns (sources, shares (T, K), intensity (T,)).
-    """
-    fossil = site.grid.ef_fossil_kgco2_per_kwh or emission_factor(_FOSSIL_DEFAULT).ef_kgco2_per_kwh
-    zones = [
-        (
-            1.0 - sum(n.share_pu for n in site.grid.neighbours),
-            site.grid.ef_location_kgco2_per_kwh,
-            site.grid.mix_non_fossil_pu or {"hydro": 1.0},
-        )
-    ]
-    zones += [
-        (n.share_pu, n.ef_location_kgco2_per_kwh, n.mix_non_fossil_pu) for n in site.grid.neighbours
-    ]
-    step = (index_utc[1] - index_utc[0]) if len(index_utc) > 1 else pd.Timedelta(hours=1)
-    resolution_min = int(step / pd.Timedelta(minutes=1))
-    local = index_utc.tz_convert(LOCAL_TZ)
-    sources = tuple(dict.fromkeys(["fossil", *(k for _, _, split in zones for k in split)]))
-    shares_parts, intensity_parts = [], []
-    for year in sorted(set(local.year)):
-        grid = local_year_grid(int(year), resolution_min)
-        mid = grid.tz_convert(LOCAL_TZ) + step / 2
-        hours = np.asarray(mid.hour + mid.minute / 60.0, dtype=np.float64)
-        months = np.asarray(mid.month, dtype=np.int64)
-        production = np.zeros((len(grid), len(zones), len(sources)))
-        for z, (volume, ef, split) in enumerate(zones):
-            mix = zone_mix(
-                hours,
-                months,
-                ef_target_kgco2_per_kwh=ef,
-                non_fossil_pu=split,
-                ef_fossil_kgco2_per_kwh=fossil,
-            )
-            cols = [sources.index(s) for s in mix.sources]
-            production[:, z, cols] = volume * mix.shares_pu
-        imports = np.zeros((len(grid), len(zones), len(zones)))
-        imports[:, 0, 1:] = [v for v, _, _ in zones[1:]]  # neighbours' output flows into the zone
-        ef_by_source = np.array([fossil if s == "fossil" else 0.0 for s in sources])
-        traced = trace_flows_batch(production, imports, ef_by_source)
-        pos = grid.get_indexer(index_utc[local.year == year])
-        shares_parts.append(traced.shares_pu[pos, 0, :])
-        intensity_parts.append(traced.intensity_kgco2_per_kwh[pos, 0])
-    return sources, np.vstack(shares_parts), np.concatenate(intensity_parts)
 
 
 def _hourly(quarters: FloatArray, *, missing_as_zero: bool) -> FloatArray:

@@ -5,8 +5,9 @@
 
 - **intensity** ``intensity_g_per_kwh`` — the zone's *modelled* hourly location-based intensity
   (DESIGN §7: a model around the published factor, averaging to it over each local year, not
-  measured data). It is computed by the kernel that the reports use (passed in as ``grid_mix``,
-  normally :func:`suandian.reports.period.grid_mix_for`), so plans and reports see one intensity;
+  measured data). It is computed by the kernel the reports use,
+  :func:`suandian.grid.site_mix.grid_mix_for` (``grid_mix`` may replace it, e.g. in tests), so
+  plans and reports see one intensity;
 - **green surplus** ``surplus_mw`` — the site's simulated *available* generation (PV, wind,
   hydro) less its fixed load (enterprises and the data centers' fixed IT × PUE), never below 0;
   0 at a site without generation. Flexible consumers (EV stations, electrolyzers) and the
@@ -36,6 +37,7 @@ import pandas as pd
 from suandian.compute.jobs import JobTable, Plan
 from suandian.core.errors import InputError, NotFound, TimeError
 from suandian.core.times import local_hour, require_utc
+from suandian.grid.site_mix import grid_mix_for
 from suandian.scenario.model import Park, Site
 from suandian.sim.dispatch_inputs import _mean, _site_series, _steps_per_interval
 from suandian.sim.park import ParkSeries
@@ -55,7 +57,7 @@ FloatArray = npt.NDArray[np.float64]
 
 GridMixFn = Callable[[Site, pd.DatetimeIndex], tuple[tuple[str, ...], FloatArray, FloatArray]]
 """``(site, index_utc) → (sources, shares (T, K), intensity (T,) [kgCO₂/kWh])``, the signature
-of :func:`suandian.reports.period.grid_mix_for`."""
+of :func:`suandian.grid.site_mix.grid_mix_for`."""
 
 DEFAULT_CAPACITY_MW = 20.0
 """IT capacity open to queued jobs at a site whose data center the scenario does not model (the
@@ -135,7 +137,7 @@ def _price(site: Site, index: pd.DatetimeIndex, resolution_min: int) -> FloatArr
 
 
 def site_signals(
-    park: Park, series: ParkSeries, resolution_min: int, *, grid_mix: GridMixFn
+    park: Park, series: ParkSeries, resolution_min: int, *, grid_mix: GridMixFn = grid_mix_for
 ) -> SiteSignals:
     """Signals of every site of ``park`` over the simulated period (see the module docstring).
 
@@ -148,8 +150,8 @@ def site_signals(
     resolution_min : int
         Planning resolution, a multiple of the simulation's that divides a day. [min]
     grid_mix : GridMixFn
-        The zone-mix kernel, :func:`suandian.reports.period.grid_mix_for` (injected: the
-        simulation layer does not import the reports).
+        The zone-mix kernel; default :func:`suandian.grid.site_mix.grid_mix_for`, the one the
+        reports use.
     """
     k = _steps_per_interval(series, resolution_min)
     index = pd.DatetimeIndex(series.index[::k])
