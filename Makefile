@@ -45,6 +45,7 @@ smoke: install
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py --quick --repeat 1 > /dev/null
 	$(BIN)/python benchmarks/ledger_ops.py --quick --repeat 1 > /dev/null
 	$(BIN)/python benchmarks/lets_wait_awhile.py --quick > /dev/null
+	$(BIN)/python benchmarks/scheduler_scale.py --quick > /dev/null
 
 bench: install
 	$(BIN)/python benchmarks/energy_year.py
@@ -52,6 +53,7 @@ bench: install
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
 	$(BIN)/python benchmarks/ledger_ops.py
 	$(BIN)/python benchmarks/lets_wait_awhile.py
+	$(BIN)/python benchmarks/scheduler_scale.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: install
