@@ -161,7 +161,6 @@ def run(regions: tuple[str, ...], seeds: int, arrive_before: pd.Timestamp) -> di
         truth = load_carbon_intensity(
             region, start_utc=YEAR_START, end_utc=signal_end, data_dir=_DATA_DIR
         )
-        mean = float(truth.values.mean())
         for flex, jobs in job_sets.items():
             base = emissions_kgco2(jobs, run_on_arrival(jobs, truth), truth).sum()
             best = perfect_information(jobs, truth)
@@ -174,7 +173,9 @@ def run(regions: tuple[str, ...], seeds: int, arrive_before: pd.Timestamp) -> di
                 for seed in range(seeds if error > 0 else 1):
                     noisy = forecast_with_noise(truth.values, error, np.random.default_rng(seed))
                     forecast = truth.with_values(noisy)
-                    error_std = error / 100.0 * mean
+                    # The forecaster's stated error level: a share of its own forecast's
+                    # mean (the noise has zero mean), never of the true series.
+                    error_std = error / 100.0 * float(forecast.values.mean())
                     for name, plan in _plans(jobs, truth, forecast, error_std).items():
                         if name == "bound":
                             runs[name].append(1.0 - bound / base)

@@ -94,10 +94,28 @@ def _time(value: object, where: str) -> dt.datetime:
 
 
 def _steps(hours: object, step_min: int, where: str) -> int:
-    steps = float(str(hours)) * 60.0 / step_min
+    steps = _number(hours, where, "hours, e.g. 1.5") * 60.0 / step_min
     if steps != round(steps) or steps <= 0:
         raise InputError(f"{where}: {hours} h is not a whole number of {step_min}-min steps")
     return round(steps)
+
+
+def _number(value: object, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{where}: {value!r} is not a number; give {what}")
+    return float(value)
+
+
+def _whole(value: object, where: str, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InputError(f"{where}: {value!r} is not a whole number; give {what}")
+    return int(value)
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{where}: {value!r} is not true or false; write true or false unquoted")
+    return value
 
 
 def _job(record: Any, index: int, sites: list[str]) -> Job:
@@ -113,15 +131,17 @@ def _job(record: Any, index: int, sites: list[str]) -> Job:
     if missing:
         raise InputError(f"{where}: missing {', '.join(missing)}")
     where = f"{where} (job {record['id']!r})"
-    step_min = int(record.get("step_min", 15))
+    step_min = _whole(record.get("step_min", 15), f"{where}.step_min", "minutes, e.g. 15")
     if "power_mw" in record:
-        power_mw = float(record["power_mw"])
+        power_mw = _number(record["power_mw"], f"{where}.power_mw", "MW, e.g. 0.5")
     elif "gpus" in record and "gpu_kw" in record:
-        power_mw = float(record["gpus"]) * float(record["gpu_kw"]) / 1000.0
+        gpus = _number(record["gpus"], f"{where}.gpus", "GPUs, e.g. 512")
+        power_mw = gpus * _number(record["gpu_kw"], f"{where}.gpu_kw", "kW per GPU, e.g. 0.7")
+        power_mw /= 1000.0
     else:
         raise InputError(f"{where}: give power_mw, or gpus and gpu_kw")
     if "duration_steps" in record:
-        duration = int(record["duration_steps"])
+        duration = _whole(record["duration_steps"], f"{where}.duration_steps", "steps, e.g. 8")
     elif "duration_h" in record:
         duration = _steps(record["duration_h"], step_min, f"{where}.duration_h")
     else:
@@ -141,11 +161,11 @@ def _job(record: Any, index: int, sites: list[str]) -> Job:
         duration_steps=duration,
         release_utc=_time(record["release"], f"{where}.release"),
         deadline_utc=_time(record["deadline"], f"{where}.deadline"),
-        interruptible=bool(record.get("interruptible", False)),
+        interruptible=_flag(record.get("interruptible", False), f"{where}.interruptible"),
         checkpoint_steps=checkpoint,
         allowed_sites=tuple(str(s) for s in allowed),
-        data_gb=float(record.get("data_gb", 0.0)),
-        priority=int(record.get("priority", 0)),
+        data_gb=_number(record.get("data_gb", 0.0), f"{where}.data_gb", "GB, e.g. 120"),
+        priority=_whole(record.get("priority", 0), f"{where}.priority", "a whole number, e.g. 1"),
         step_min=step_min,
     )
 
@@ -359,7 +379,10 @@ def jobs_plan(
         if not sites:
             unplaced[key] = f"none of its allowed sites is a site of the {scenario} scenario"
             continue
-        jobs.append(dataclasses.replace(q.job, id=key, allowed_sites=sites))
+        # The queue and the executors hold one start per job, so a job is planned as one
+        # block of steps: an interruptible one is placed like a non-interruptible one here,
+        # and what is checked below is exactly what will run.
+        jobs.append(dataclasses.replace(q.job, id=key, allowed_sites=sites, interruptible=False))
 
     series = simulate(park, start=first_day, days=n_days)
     signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
@@ -390,8 +413,7 @@ def jobs_plan(
     if plan is not None and placed:
         placed_table = JobTable.from_jobs(placed, sites=signals.sites)
         problems = check_plan(placed_table, plan)
-        if strategy == "greedy":
-            problems += _capacity_problems(plan, placed_table, signals)
+        problems += _capacity_problems(plan, placed_table, signals)  # arrival ignores capacity
         if problems:
             raise InfeasiblePlan(
                 "the plan failed its check, nothing was written:\n  " + "\n  ".join(problems)

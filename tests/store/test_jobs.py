@@ -165,6 +165,9 @@ def test_parse_a_submission() -> None:
         ({"allowed_sites": ["mars"]}, "unknown site 'mars'"),
         ({"duraton_h": 3}, "unknown field"),
         ({"duration_h": 0.1}, "whole number of 15-min steps"),
+        ({"interruptible": "false"}, r"interruptible: 'false' is not true or false"),
+        ({"power_mw": "ten"}, r"power_mw: 'ten' is not a number; give MW"),
+        ({"duration_steps": 2.9}, r"duration_steps: 2\.9 is not a whole number"),
     ],
 )
 def test_bad_jobs_are_refused_with_the_reason(changes: dict[str, object], reason: str) -> None:
@@ -262,14 +265,15 @@ def test_jobs_plan_cli(
     }
     assert shown["train"]["start_utc"] == by_id["train"]["start_utc"]
 
-    # Run-on-arrival plans every job at its release, capacity regardless; text output.
-    code, out, _ = _run(
+    # Run-on-arrival starts every job at its release, capacity regardless: the 60 MW job
+    # overloads the hall, so the plan fails its check and nothing is written.
+    code, _, err = _run(
         ["jobs", "plan", "--strategy", "arrival", "--start", "2025-07-01", "--days", "1"], capsys
     )
-    assert code == 0 and "3 of 3 job(s) planned (arrival)" in out
+    assert code == 1 and "nothing was written" in err and "runs 74 MW" in err
     code, out, _ = _run(["jobs", "show", "--json"], capsys)
-    huge = next(j for j in json.loads(out)["jobs"] if j["id"] == "huge")
-    assert huge["status"] == "planned" and huge["start_utc"] == "2025-06-30T16:00:00+00:00"
+    after = {j["id"]: j for j in json.loads(out)["jobs"]}
+    assert after == shown
 
     code, _, err = _run(["jobs", "plan", "--strategy", "best"], capsys)
     assert code == 1 and "use one of greedy, arrival" in err

@@ -24,12 +24,12 @@ one-site-per-job and the per-job rate limit (to a per-group one).
 
 Job level (:func:`pack_jobs`)
 -----------------------------
-Jobs are placed one by one, least slack first (then highest energy): for every allowed site
-the cheapest feasible steps of the window — the ``k`` cheapest for an interruptible job with
-``checkpoint_steps == 1``, the cheapest run of ``k`` consecutive steps otherwise (a job with
-coarser checkpoints is placed whole: valid, not optimal) — and the site whose choice costs
-least. Pass 1 allows only steps where the site's remaining curve and capacity both hold the
-job's power; the repair pass places the rest wherever capacity remains, cheapest first. A job
+Jobs are placed one by one, non-interruptible first, then least slack, then highest energy: for
+every allowed site the cheapest feasible steps of the window — the ``k`` cheapest for an
+interruptible job with ``checkpoint_steps == 1``, the cheapest run of ``k`` consecutive steps
+otherwise (a job with coarser checkpoints is placed whole: valid, not optimal) — and the site whose
+choice costs least. Pass 1 allows only steps where the site's remaining curve and capacity both hold
+the job's power; the repair pass places the rest wherever capacity remains, cheapest first. A job
 that still does not fit is reported with the reason, never dropped silently.
 """
 
@@ -300,9 +300,9 @@ def plan_capacity(
     bucket = deadline_bucket_slots * slot_steps
     d_h = np.minimum(-(-d // bucket) * deadline_bucket_slots, n_h)
     live = d_h > r_h
-    mask_key = np.packbits(allowed, axis=1, bitorder="little")
-    mask_key = (mask_key.astype(np.int64) << (8 * np.arange(mask_key.shape[1]))).sum(axis=1)
-    masks, mask_of = np.unique(mask_key[live], return_inverse=True)
+    # One id per distinct allowed-site set (rows of the jobs × sites matrix; any site count).
+    masks, mask_of = np.unique(allowed[live], axis=0, return_inverse=True)
+    mask_of = np.asarray(mask_of).reshape(-1)
     group_key = mask_of * (n_h + 1) + d_h[live]
     groups, group_of = np.unique(group_key, return_inverse=True)
     n_g = len(groups)
