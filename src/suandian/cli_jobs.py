@@ -42,6 +42,7 @@ from rich.table import Table
 
 from suandian.compute.greedy import arrival_plan, greedy_plan
 from suandian.compute.jobs import Job, JobTable, Plan, check_sites
+from suandian.compute.planner import PackResult
 from suandian.compute.validate import check_plan
 from suandian.core.errors import InfeasiblePlan, InputError, SuandianError
 from suandian.core.times import LOCAL_TZ, local_date_start_utc, parse_local_date
@@ -276,7 +277,7 @@ def jobs_cancel(
     out.print(f"cancelled job {job_id} of {tenant}")
 
 
-_STRATEGIES = ("greedy", "arrival")
+_STRATEGIES = ("planner", "greedy", "arrival")
 _CAPACITY_TOLERANCE_MW = 1e-9
 
 
@@ -294,6 +295,31 @@ def _period(rows: list[QueuedJob], start: str | None, days: int | None) -> tuple
     if days < 1:
         raise InputError(f"--days {days}: plan at least one day")
     return first, days
+
+
+def _two_level(table: JobTable, signals: SiteSignals, step_min: int) -> PackResult:
+    """The multi-site planner: energy-level LP curves, then jobs packed under them.
+
+    The LP follows carbon with the on-site surplus as free green energy; slots are an hour
+    when the period allows it. HiGHS's one-time banner is kept off stdout (``--json``).
+    """
+    from suandian.compute.planner import SiteSignals as PlannerSignals
+    from suandian.compute.planner import pack_jobs, plan_capacity
+    from suandian.dispatch.problem import silence_c_stdout
+
+    kernel = PlannerSignals(
+        sites=signals.sites,
+        grid_start_utc=signals.start_utc,
+        step_min=step_min,
+        intensity_g_per_kwh=signals.intensity_g_per_kwh,
+        price_cny_per_kwh=signals.price_cny_per_kwh,
+        surplus_mw=signals.surplus_mw,
+    )
+    per_hour = max(60 // step_min, 1)
+    slot = per_hour if signals.intensity_g_per_kwh.shape[1] % per_hour == 0 else 1
+    with silence_c_stdout():
+        curves = plan_capacity(table, kernel, signals.capacity_mw, slot_steps=slot)
+    return pack_jobs(table, curves, kernel, capacity_mw=signals.capacity_mw)
 
 
 def _capacity_problems(plan: Plan, table: JobTable, signals: SiteSignals) -> list[str]:
@@ -334,7 +360,11 @@ def _totals_json(t: PlanTotals) -> dict[str, float | None]:
 def jobs_plan(
     scenario: Annotated[str, typer.Option(help="Scenario whose sites the jobs run on.")] = "xining",
     strategy: Annotated[
-        str, typer.Option(help="greedy (lowest intensity, capacity-aware) or arrival.")
+        str,
+        typer.Option(
+            help="planner (multi-site LP curves, then jobs packed under them), greedy (lowest "
+            "intensity, capacity-aware) or arrival."
+        ),
     ] = "greedy",
     start: Annotated[
         str | None,
@@ -395,7 +425,11 @@ def jobs_plan(
     placed: list[Job] = []
     if jobs:
         table = JobTable.from_jobs(jobs, sites=signals.sites)
-        if strategy == "greedy":
+        if strategy == "planner":
+            packed = _two_level(table, signals, step_min)
+            plan = packed.plan
+            unplaced.update(packed.unplaced)
+        elif strategy == "greedy":
             result = greedy_plan(
                 table,
                 intensity_g_per_kwh=signals.intensity_g_per_kwh,

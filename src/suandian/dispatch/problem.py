@@ -461,6 +461,12 @@ def _c_stdout_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+def silence_c_stdout() -> contextlib.AbstractContextManager[None]:
+    """Keep C-level writes to stdout (HiGHS prints a banner when its first model is made) off
+    the process's stdout for a block, so that output such as ``--json`` stays clean."""
+    return _c_stdout_silenced()
+
+
 def _flush_c_stdio() -> None:
     # No C library handle on some platforms (e.g. Windows): nothing buffered to flush there.
     with contextlib.suppress(OSError, AttributeError, TypeError):
