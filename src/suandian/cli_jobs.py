@@ -301,11 +301,10 @@ def _two_level(table: JobTable, signals: SiteSignals, step_min: int) -> PackResu
     """The multi-site planner: energy-level LP curves, then jobs packed under them.
 
     The LP follows carbon with the on-site surplus as free green energy; slots are an hour
-    when the period allows it. HiGHS's one-time banner is kept off stdout (``--json``).
+    when the period allows it.
     """
     from suandian.compute.planner import SiteSignals as PlannerSignals
     from suandian.compute.planner import pack_jobs, plan_capacity
-    from suandian.dispatch.problem import silence_c_stdout
 
     kernel = PlannerSignals(
         sites=signals.sites,
@@ -317,8 +316,7 @@ def _two_level(table: JobTable, signals: SiteSignals, step_min: int) -> PackResu
     )
     per_hour = max(60 // step_min, 1)
     slot = per_hour if signals.intensity_g_per_kwh.shape[1] % per_hour == 0 else 1
-    with silence_c_stdout():
-        curves = plan_capacity(table, kernel, signals.capacity_mw, slot_steps=slot)
+    curves = plan_capacity(table, kernel, signals.capacity_mw, slot_steps=slot)
     return pack_jobs(table, curves, kernel, capacity_mw=signals.capacity_mw)
 
 

@@ -47,6 +47,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from suandian.compute.jobs import JobTable, Plan
+from suandian.core.cstdio import c_stdout_silenced
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.core.times import require_utc
 
@@ -455,7 +456,8 @@ def _solve(
     solver: str,
 ) -> tuple[str, FloatArray | None, float, float]:
     inf = highspy.kHighsInf
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    with c_stdout_silenced():
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("solver", solver)

@@ -19,13 +19,9 @@ place.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import math
-import os
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
@@ -34,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from suandian.core.cstdio import c_stdout_silenced
 from suandian.core.errors import InputError
 from suandian.core.times import require_utc
 from suandian.core.units import KW_PER_MW
@@ -435,44 +432,6 @@ def _inf_to_highs(a: FloatArray) -> FloatArray:
     return np.clip(a, -highspy.kHighsInf, highspy.kHighsInf)
 
 
-@contextlib.contextmanager
-def _c_stdout_silenced() -> Iterator[None]:
-    """Send file descriptor 1 to the null device for the duration (C-level writes included).
-
-    HiGHS writes its banner ("Running HiGHS …") with C stdio when the first ``Highs`` object
-    of a process is constructed, before any option can turn logging off; that would corrupt
-    output such as ``--json``. Python's own buffer is flushed first, C's before restoring.
-    """
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            try:
-                yield
-            finally:
-                _flush_c_stdio()
-                os.dup2(saved, 1)
-    finally:
-        os.close(saved)
-
-
-def silence_c_stdout() -> contextlib.AbstractContextManager[None]:
-    """Keep C-level writes to stdout (HiGHS prints a banner when its first model is made) off
-    the process's stdout for a block, so that output such as ``--json`` stays clean."""
-    return _c_stdout_silenced()
-
-
-def _flush_c_stdio() -> None:
-    # No C library handle on some platforms (e.g. Windows): nothing buffered to flush there.
-    with contextlib.suppress(OSError, AttributeError, TypeError):
-        ctypes.CDLL(None).fflush(None)
-
-
 HIGHS_OPTIONS: dict[str, bool | int | str] = {
     "output_flag": False,
     "log_to_console": False,
@@ -488,7 +447,7 @@ HIGHS_OPTIONS: dict[str, bool | int | str] = {
 
 
 def _new_highs() -> highspy.Highs:
-    with _c_stdout_silenced():
+    with c_stdout_silenced():
         h = highspy.Highs()  # type: ignore[no-untyped-call]
     for name, value in HIGHS_OPTIONS.items():
         h.setOptionValue(name, value)
