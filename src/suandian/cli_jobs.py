@@ -303,17 +303,9 @@ def _two_level(table: JobTable, signals: SiteSignals, step_min: int) -> PackResu
     The LP follows carbon with the on-site surplus as free green energy; slots are an hour
     when the period allows it.
     """
-    from suandian.compute.planner import SiteSignals as PlannerSignals
     from suandian.compute.planner import pack_jobs, plan_capacity
 
-    kernel = PlannerSignals(
-        sites=signals.sites,
-        grid_start_utc=signals.start_utc,
-        step_min=step_min,
-        intensity_g_per_kwh=signals.intensity_g_per_kwh,
-        price_cny_per_kwh=signals.price_cny_per_kwh,
-        surplus_mw=signals.surplus_mw,
-    )
+    kernel = signals.for_planner()
     per_hour = max(60 // step_min, 1)
     slot = per_hour if signals.intensity_g_per_kwh.shape[1] % per_hour == 0 else 1
     curves = plan_capacity(table, kernel, signals.capacity_mw, slot_steps=slot)

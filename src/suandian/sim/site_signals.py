@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from suandian.compute import planner
 from suandian.compute.jobs import JobTable, Plan
 from suandian.core.errors import InputError, NotFound, TimeError
 from suandian.core.times import local_hour, require_utc
@@ -122,6 +123,17 @@ class SiteSignals:
     @property
     def start_utc(self) -> pd.Timestamp:
         return pd.Timestamp(self.index_utc[0])
+
+    def for_planner(self) -> planner.SiteSignals:
+        """The same signals as the multi-site planner's input (capacity is passed apart)."""
+        return planner.SiteSignals(
+            sites=self.sites,
+            grid_start_utc=self.start_utc,
+            step_min=self.step_min,
+            intensity_g_per_kwh=self.intensity_g_per_kwh,
+            price_cny_per_kwh=self.price_cny_per_kwh,
+            surplus_mw=self.surplus_mw,
+        )
 
 
 def _price(site: Site, index: pd.DatetimeIndex, resolution_min: int) -> FloatArray:
