@@ -181,37 +181,22 @@ class Problem:
 
     def head(self, steps: int) -> Problem:
         """The first ``steps`` intervals (same battery and limits)."""
-        return Problem(
-            case=self.case,
-            interval_h=self.interval_h,
-            index_utc_ns=self.index_utc_ns[:steps],
-            load_mw=self.load_mw[:steps],
-            generator_names=self.generator_names,
-            generator_sources=self.generator_sources,
-            available_mw=self.available_mw[:, :steps],
-            import_price_cny_per_kwh=self.import_price_cny_per_kwh[:steps],
-            export_price_cny_per_kwh=self.export_price_cny_per_kwh[:steps],
-            import_limit_mw=self.import_limit_mw,
-            export_limit_share_pu=self.export_limit_share_pu,
-            battery=self.battery,
-        )
+        return self._slice(slice(0, steps), self.battery)
 
     def window(self, start: int, steps: int, soc_initial_pu: float) -> Problem:
         """Intervals ``[start, start + steps)`` from a given state of charge, free end."""
-        sl = slice(start, start + steps)
-        return Problem(
-            case=self.case,
-            interval_h=self.interval_h,
+        battery = replace(self.battery, soc_initial_pu=soc_initial_pu, end_soc="free")
+        return self._slice(slice(start, start + steps), battery)
+
+    def _slice(self, sl: slice, battery: Battery) -> Problem:
+        return replace(
+            self,
             index_utc_ns=self.index_utc_ns[sl],
             load_mw=self.load_mw[sl],
-            generator_names=self.generator_names,
-            generator_sources=self.generator_sources,
             available_mw=self.available_mw[:, sl],
             import_price_cny_per_kwh=self.import_price_cny_per_kwh[sl],
             export_price_cny_per_kwh=self.export_price_cny_per_kwh[sl],
-            import_limit_mw=self.import_limit_mw,
-            export_limit_share_pu=self.export_limit_share_pu,
-            battery=replace(self.battery, soc_initial_pu=soc_initial_pu, end_soc="free"),
+            battery=battery,
         )
 
     def export_cap_mw(self) -> FloatArray:
