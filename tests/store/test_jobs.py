@@ -213,17 +213,26 @@ def test_jobs_cli(
     assert code == 0 and "render-7" in out
 
 
-def test_jobs_plan_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+_DAY = {"release": "2025-07-01T00:00+08:00", "deadline": "2025-07-02T00:00+08:00"}
+_LAB_JOBS = [
+    {"id": "train", "tenant": "lab", "power_mw": 6, "duration_h": 4, **_DAY},
+    {"id": "tune", "tenant": "lab", "power_mw": 8, "duration_h": 3, "interruptible": True} | _DAY,
+    {"id": "huge", "tenant": "lab", "power_mw": 60, "duration_h": 1, **_DAY},
+]
+"""1 July at Nanchuan: two jobs that fit the hall, one of 60 MW that does not."""
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SUANDIAN_DATABASE_URL", raising=False)
-    day = {"release": "2025-07-01T00:00+08:00", "deadline": "2025-07-02T00:00+08:00"}
+    return tmp_path / "data"
+
+
+def test_jobs_plan_cli(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    day = _DAY
     jobs = [
-        {"id": "train", "tenant": "lab", "power_mw": 6, "duration_h": 4, **day},
-        {"id": "tune", "tenant": "lab", "power_mw": 8, "duration_h": 3, "interruptible": True}
-        | day,
-        {"id": "huge", "tenant": "lab", "power_mw": 60, "duration_h": 1, **day},
+        *_LAB_JOBS,
         {"id": "gone", "tenant": "lab", "power_mw": 1, "duration_h": 1, **day},
         {"id": "later", "tenant": "lab", "power_mw": 1, "duration_h": 1}
         | {"release": "2025-07-05T00:00+08:00", "deadline": "2025-07-06T00:00+08:00"},
@@ -280,18 +289,9 @@ def test_jobs_plan_cli(
 
 
 def test_jobs_plan_with_the_multi_site_planner(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("SUANDIAN_DATABASE_URL", raising=False)
-    day = {"release": "2025-07-01T00:00+08:00", "deadline": "2025-07-02T00:00+08:00"}
-    jobs = [
-        {"id": "train", "tenant": "lab", "power_mw": 6, "duration_h": 4, **day},
-        {"id": "tune", "tenant": "lab", "power_mw": 8, "duration_h": 3, "interruptible": True}
-        | day,
-        {"id": "huge", "tenant": "lab", "power_mw": 60, "duration_h": 1, **day},
-    ]
-    assert _run(["jobs", "submit", "--json", json.dumps(jobs)], capsys)[0] == 0
+    assert _run(["jobs", "submit", "--json", json.dumps(_LAB_JOBS)], capsys)[0] == 0
     argv = ["jobs", "plan", "--start", "2025-07-01", "--days", "1", "--json"]
     code, out, err = _run([*argv, "--strategy", "greedy"], capsys)
     assert code == 0, err
