@@ -47,6 +47,7 @@ __all__ = [
     "device_no_of",
     "discharge_allowance_wh",
     "expiry_utc",
+    "floor_hour",
     "next_range",
     "split_ranges",
     "utc",
@@ -258,7 +259,7 @@ def check_production_interval(
         raise TimeError(f"{field}: end {e.isoformat()} must be after start {s.isoformat()}")
     if e - s > MAX_INTERVAL:
         raise TimeError(f"{field}: {s.isoformat()}–{e.isoformat()} is longer than one hour")
-    hour = _floor_hour(s)
+    hour = floor_hour(s)
     if e > hour + HOUR:
         raise TimeError(
             f"{field}: {s.isoformat()}–{e.isoformat()} crosses the clock hour at "
@@ -272,8 +273,8 @@ def check_consumption_hour(
 ) -> tuple[dt.datetime, dt.datetime]:
     """A consumption period: exactly one clock hour ``[h, h + 1 h)``."""
     s, e = utc(start, f"{field} start"), utc(end, f"{field} end")
-    if s != _floor_hour(s) or e - s != HOUR:
-        h = _floor_hour(s)
+    if s != floor_hour(s) or e - s != HOUR:
+        h = floor_hour(s)
         raise TimeError(
             f"{field}: {s.isoformat()}–{e.isoformat()} is not one clock hour; consumption is "
             f"matched hourly, e.g. {h.isoformat()}–{(h + HOUR).isoformat()}"
@@ -281,7 +282,8 @@ def check_consumption_hour(
     return s, e
 
 
-def _floor_hour(t: dt.datetime) -> dt.datetime:
+def floor_hour(t: dt.datetime) -> dt.datetime:
+    """Start of the clock hour holding ``t`` (UTC and Asia/Shanghai hours coincide)."""
     return t.replace(minute=0, second=0, microsecond=0)
 
 

@@ -52,6 +52,7 @@ import pandas as pd
 from suandian.core.errors import InputError, LedgerConflict, NotFound
 from suandian.grid.factors import emission_factor
 from suandian.ledger import ChainHead, ConsumptionView, IssueLine, Ledger, MeterReading
+from suandian.ledger.domain import floor_hour
 from suandian.scenario.model import Park
 from suandian.store.readings import ReadingsStore
 
@@ -211,7 +212,7 @@ def _hourly_wh(
 ) -> tuple[pd.DatetimeIndex, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Hourly Wh per meter (rows) and whether the hour is complete (all four quarters)."""
     for name, t in (("start_utc", start_utc), ("end_utc", end_utc)):
-        if t != _floor_hour(t):
+        if t != floor_hour(t):
             raise InputError(
                 f"{name}: {t.isoformat()} is not on the hour; certificates are issued per clock "
                 "hour, so give whole hours (e.g. a local day's start)"
@@ -386,7 +387,7 @@ def _finish_held(
         ]
         by_hour: dict[dt.datetime, list[int]] = {}
         for b in held:
-            by_hour.setdefault(_floor_hour(b.production_start_utc), []).append(b.id)
+            by_hour.setdefault(floor_hour(b.production_start_utc), []).append(b.id)
         for hour, ids in sorted(by_hour.items()):
             ledger.cancel(
                 bundle_ids=ids,
@@ -407,10 +408,6 @@ def _finish_held(
             except LedgerConflict as exc:
                 notes.append(f"{c}: bundle {b.id} stays cancelled, not claimed: {exc}")
     return claimed, notes
-
-
-def _floor_hour(t: dt.datetime) -> dt.datetime:
-    return t.replace(minute=0, second=0, microsecond=0)
 
 
 def claim_hourly(
@@ -434,7 +431,7 @@ def claim_hourly(
     then a transfer, a cancel and a claim per receiving consumer, each its own transaction.
     Returns (claimed Wh, metered consumption Wh) per consumer and notes on what was skipped.
     """
-    if start_utc != _floor_hour(start_utc) or end_utc != _floor_hour(end_utc):
+    if start_utc != floor_hour(start_utc) or end_utc != floor_hour(end_utc):
         raise InputError(
             f"claim window {start_utc.isoformat()} – {end_utc.isoformat()}: claims match clock "
             "hours; start and end on the hour"
@@ -453,7 +450,7 @@ def claim_hourly(
         if held.expires_utc <= now:
             expired += held.wh
             continue
-        key = (held.device, _floor_hour(held.production_start_utc))
+        key = (held.device, floor_hour(held.production_start_utc))
         pool.setdefault(key, []).append((held.id, held.wh))
     if expired:
         notes.append(

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from suandian.core.errors import InputError
 from suandian.core.times import LOCAL_TZ, local_date_start_utc
 from suandian.ledger import ClaimView, ConsumptionView, Ledger, VerifyResult
+from suandian.ledger.domain import floor_hour
 
 __all__ = ["EvidencePack", "evidence_pack"]
 
@@ -66,7 +67,7 @@ class EvidencePack:
         per_hour: dict[tuple[str, dt.datetime], int] = {}
         for c in self.claims:
             if c.device.code in self.direct_cap_mw:
-                key = (c.device.code, c.bundle.production_start_utc.replace(minute=0, second=0))
+                key = (c.device.code, floor_hour(c.bundle.production_start_utc))
                 per_hour[key] = per_hour.get(key, 0) + c.bundle.wh
         total = 0
         for (device, _hour), wh in per_hour.items():
