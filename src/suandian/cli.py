@@ -10,7 +10,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -31,12 +31,14 @@ from suandian.cli_ledger import ledger_app, print_gec
 from suandian.cli_meters import meters_app
 from suandian.core.errors import SuandianError
 from suandian.core.times import parse_local_date
-from suandian.ledger import GecMonth
-from suandian.meters.certify import CertifyResult
 from suandian.scenario import bundled_scenarios, load_scenario
 from suandian.scenario.model import Park
 from suandian.settings import Settings
 from suandian.store.readings import ReadingsStore
+
+if TYPE_CHECKING:  # the ledger and its SQL store load inside the demo
+    from suandian.ledger import GecMonth
+    from suandian.meters.certify import CertifyResult
 
 __all__ = ["app", "main"]
 

@@ -31,7 +31,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -40,19 +40,17 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from suandian.compute.greedy import arrival_plan, greedy_plan
-from suandian.compute.jobs import Job, JobTable, Plan, check_sites
-from suandian.compute.planner import PackResult
-from suandian.compute.validate import check_plan
+from suandian.compute.jobs import Job, JobTable, check_sites
 from suandian.core.errors import InfeasiblePlan, InputError, SuandianError
 from suandian.core.times import LOCAL_TZ, local_date_start_utc, parse_local_date
-from suandian.grid.site_mix import grid_mix_for
 from suandian.scenario import load_scenario
 from suandian.settings import Settings
-from suandian.sim.park import simulate
-from suandian.sim.site_signals import PlanTotals, SiteSignals, plan_totals, site_signals
-from suandian.store.jobs import Assignment, QueuedJob
-from suandian.store.sql import database_url, open_job_queue
+
+if TYPE_CHECKING:  # the SQL store, the simulation and the planner load inside the commands
+    from suandian.compute.jobs import Plan
+    from suandian.compute.planner import PackResult
+    from suandian.sim.site_signals import PlanTotals, SiteSignals
+    from suandian.store.jobs import JobQueue, QueuedJob
 
 __all__ = ["jobs_app", "parse_jobs"]
 
@@ -221,7 +219,7 @@ def jobs_submit(
     assert text is not None
     park = load_scenario(scenario)
     jobs = parse_jobs(text, [s.id for s in park.sites])
-    n = open_job_queue(database_url(Settings())).submit(jobs)
+    n = _queue().submit(jobs)
     out.print(f"queued {n} job(s)")
 
 
@@ -232,7 +230,7 @@ def jobs_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """List queued jobs with their window, power and status."""
-    rows = open_job_queue(database_url(Settings())).jobs(tenant=tenant, status=status)
+    rows = _queue().jobs(tenant=tenant, status=status)
     if as_json:
         payload = [
             {
@@ -273,12 +271,18 @@ def jobs_cancel(
     job_id: Annotated[str, typer.Option("--id", help="The job's id.")],
 ) -> None:
     """Cancel a queued or planned job."""
-    open_job_queue(database_url(Settings())).cancel(tenant, job_id)
+    _queue().cancel(tenant, job_id)
     out.print(f"cancelled job {job_id} of {tenant}")
 
 
 _STRATEGIES = ("planner", "greedy", "arrival")
 _CAPACITY_TOLERANCE_MW = 1e-9
+
+
+def _queue() -> JobQueue:
+    from suandian.store.sql import database_url, open_job_queue
+
+    return open_job_queue(database_url(Settings()))
 
 
 def _period(rows: list[QueuedJob], start: str | None, days: int | None) -> tuple[dt.date, int]:
@@ -366,10 +370,17 @@ def jobs_plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Plan the queued jobs of a period onto the scenario's sites and write the plan."""
+    from suandian.compute.greedy import arrival_plan, greedy_plan
+    from suandian.compute.validate import check_plan
+    from suandian.grid.site_mix import grid_mix_for
+    from suandian.sim.park import simulate
+    from suandian.sim.site_signals import plan_totals, site_signals
+    from suandian.store.jobs import Assignment
+
     if strategy not in _STRATEGIES:
         raise InputError(f"--strategy {strategy!r}; use one of {', '.join(_STRATEGIES)}")
     park = load_scenario(scenario)
-    queue = open_job_queue(database_url(Settings()))
+    queue = _queue()
     rows = [q for q in queue.jobs() if q.status in ("queued", "planned")]
     if not rows:
         out.print("no queued or planned jobs to plan")

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -26,20 +26,11 @@ from rich.table import Table
 
 from suandian.core.errors import InputError
 from suandian.core.times import LOCAL_TZ, local_date_start_utc, parse_local_date
-from suandian.ledger import BundleView, GecMonth, Ledger
-from suandian.meters.certify import (
-    claim_hourly,
-    hourly_charge_wh,
-    issue_metered,
-    record_metering,
-    register_park,
-)
-from suandian.meters.registry import meters_for_park
-from suandian.reports.evidence import evidence_pack
 from suandian.scenario import Park, load_scenario
 from suandian.settings import Settings
-from suandian.store.readings import ReadingsStore
-from suandian.store.sql import database_url, open_ledger
+
+if TYPE_CHECKING:  # the SQL store and the meters load inside the commands
+    from suandian.ledger import BundleView, GecMonth, Ledger
 
 __all__ = ["ledger_app", "print_gec"]
 
@@ -60,6 +51,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def _ledger() -> Ledger:
+    from suandian.store.sql import database_url, open_ledger
+
     return open_ledger(database_url(Settings()))
 
 
@@ -101,6 +94,10 @@ def ledger_issue(
     Reads the meters store (``suandian meters import`` or the demo fill it); an hour is issued
     once, never above what was metered, and hours issued before are skipped.
     """
+    from suandian.meters.certify import issue_metered, record_metering, register_park
+    from suandian.meters.registry import meters_for_park
+    from suandian.store.readings import ReadingsStore
+
     park = load_scenario(scenario)
     _d1, _d2, start, end = _days(first, last)
     ledger = _ledger()
@@ -189,6 +186,10 @@ def ledger_claim(
     scenario: ScenarioOpt = "xining",
 ) -> None:
     """Claim cancelled bundles against metered consumption (or allocate hourly, --hourly)."""
+    from suandian.meters.certify import claim_hourly, hourly_charge_wh
+    from suandian.meters.registry import meters_for_park
+    from suandian.store.readings import ReadingsStore
+
     ledger = _ledger()
     if auto:
         if first is None:
@@ -348,6 +349,8 @@ def ledger_evidence(
 ) -> None:
     """Evidence pack for an auditor: consumption by hour, claimed certificates with lineage,
     hourly match, direct-supply share and the chain head (JSON and printable HTML)."""
+    from suandian.reports.evidence import evidence_pack
+
     park = load_scenario(scenario)
     d1, d2, _start, _end = _days(first, last)
     pack = evidence_pack(
