@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,9 +37,10 @@ from suandian.scenario.model import Park
 from suandian.settings import Settings
 from suandian.store.readings import ReadingsStore
 
-if TYPE_CHECKING:  # the ledger and its SQL store load inside the demo
+if TYPE_CHECKING:  # the ledger, its SQL store and the simulation load inside the demo
     from suandian.ledger import GecMonth
     from suandian.meters.certify import CertifyResult
+    from suandian.sim.closed_loop import ClosedLoop
 
 __all__ = ["app", "main"]
 
@@ -267,6 +269,7 @@ def demo(
     from suandian.reports.daily import daily_report
     from suandian.reports.period import trace_period
     from suandian.reports.summary import period_summary
+    from suandian.sim.closed_loop import closed_loop, closed_loop_sites
     from suandian.sim.dispatch_inputs import SiteDispatch
     from suandian.sim.metering import simulated_readings
     from suandian.sim.park import simulate, stage_count
@@ -290,7 +293,7 @@ def demo(
         transient=as_json,
         disable=not err.is_terminal and as_json,
     ) as progress:
-        task = progress.add_task("simulating", total=stage_count(park) * n_years + 6)
+        task = progress.add_task("simulating", total=stage_count(park) * n_years + 7)
 
         def tick(stage: str) -> None:
             progress.update(task, advance=1, description=stage)
@@ -317,6 +320,8 @@ def demo(
         )
         progress.update(task, advance=1, description="dispatch (HiGHS)")
         plans, skipped = _demo_dispatch(park, series)
+        progress.update(task, advance=1, description="closed loop (forecast, plan, run)")
+        loops = [closed_loop(park, series, site=site) for site in closed_loop_sites(park)]
         progress.update(task, advance=1, description="metering (readings import)")
         first_day = dt.date.fromisoformat(summary.start_local_date)
         last_day = first_day + dt.timedelta(days=summary.days - 1)
@@ -363,6 +368,7 @@ def demo(
             "report": str(report),
             "readings": imported.to_json(),
             "dispatch": {c.site: comparison_json(c) for c in plans},
+            **_closed_loop_json(loops),
             "certificates": certified.to_json()
             | {"gec": [_gec_json(m) for m in gec], "database": _redacted(database_url(settings))},
         }
@@ -376,6 +382,8 @@ def demo(
     _print_summary(park, summary)
     for c in plans:
         print_comparison(out, c, lang)
+    for loop in loops:
+        _print_closed_loop(loop, lang)
     out.print(f"stored {n_values:,} values as run {run_id} in {store_path}")
     out.print(
         f"meter readings: {imported.accepted:,} new, {imported.corrected:,} corrected, "
@@ -440,6 +448,69 @@ def _print_certificates(c: CertifyResult, gec: list[GecMonth]) -> None:
     for note in c.notes:
         out.print(note)
     print_gec(out, gec)
+
+
+def _closed_loop_json(loops: list[ClosedLoop]) -> dict[str, object]:
+    """``uncoordinated`` and ``coordinated``: the figures of the first site's closed loop (the
+    park's one site for ``xining``), with every site's under ``by_site``."""
+    if not loops:
+        return {"uncoordinated": None, "coordinated": None}
+    out: dict[str, object] = {}
+    for mode in ("uncoordinated", "coordinated"):
+        side = loops[0].side_json(mode)
+        if len(loops) > 1:
+            side["by_site"] = {lp.site: lp.side_json(mode) for lp in loops}
+        out[mode] = side
+    out["closed_loop"] = {
+        "objective": loops[0].objective,
+        "horizon": loops[0].horizon,
+        "resolution_min": loops[0].resolution_min,
+        "forecast_error": asdict(loops[0].forecast_error),
+        "notes": list(loops[0].notes),
+    }
+    return out
+
+
+_LOOP_ROWS = (
+    ("green_share_pu", "hourly green share", "小时绿电占比", "pct"),
+    ("cfe_pu", "CFE (hourly carbon-free)", "CFE（逐时无碳）", "pct"),
+    ("cost_cny", "cost [CNY]", "电费 [CNY]", "num"),
+    ("emissions_tco2", "emissions [tCO₂]", "排放 [tCO₂]", "num"),
+    ("curtailment_mwh", "curtailment [MWh]", "弃电 [MWh]", "num"),
+    ("curtailment_absorbed_mwh", "curtailment absorbed [MWh]", "消纳弃电 [MWh]", "num"),
+    ("deadline_misses_mwh", "deadline misses [MWh]", "超期算力 [MWh]", "num"),
+    ("unserved_mwh", "unserved load [MWh]", "未供负荷 [MWh]", "num"),
+)
+
+
+def _print_closed_loop(loop: ClosedLoop, lang: str) -> None:
+    zh = lang == "zh"
+    unc, coo = loop.uncoordinated, loop.coordinated
+    table = Table(
+        title=(
+            f"闭环运行 · {loop.site} · 无协同 vs 算电协同"
+            if zh
+            else f"Closed loop · {loop.site} · uncoordinated vs coordinated (算电协同)"
+        )
+    )
+    table.add_column("指标" if zh else "figure")
+    table.add_column("无协同" if zh else "uncoordinated", justify="right")
+    table.add_column("算电协同" if zh else "coordinated", justify="right")
+    table.add_column("变化" if zh else "change", justify="right")
+    for key, en, cn, kind in _LOOP_ROWS:
+        a, b = float(getattr(unc, key)), float(getattr(coo, key))
+        if kind == "pct":
+            cells = (f"{a:.1%}", f"{b:.1%}", f"{(b - a) * 100:+.1f} pp")
+        else:
+            change = f"{(b - a) / abs(a):+.1%}" if a else "—"
+            cells = (f"{a:,.1f}", f"{b:,.1f}", change)
+        table.add_row(cn if zh else en, *cells)
+    table.caption = (
+        f"uncoordinated: compute on arrival, battery by rules · coordinated: LP "
+        f"({loop.objective}, {loop.horizon}, {loop.resolution_min} min) on forecasts, run on "
+        "realised weather · docs/closed_loop.md"
+    )
+    out.print(table)
 
 
 def _demo_dispatch(park: Park, series: object) -> tuple[list[Comparison], list[str]]:
