@@ -236,6 +236,31 @@ def test_demo_json(
     assert plan["rules"]["method"] == "rules"
     assert plan["optimised"]["cost_cny"] <= plan["rules"]["cost_cny"]
     assert plan["optimised"]["battery_cycles"] > 0.0
+    # The closed loop, side by side: the same load settled the same way.
+    unc, coo = summary["uncoordinated"], summary["coordinated"]
+    for side in (unc, coo):
+        assert side["site"] == "nanchuan"
+        for key in (
+            "green_share_pu",
+            "cfe_pu",
+            "cost_cny",
+            "emissions_tco2",
+            "curtailment_mwh",
+            "curtailment_absorbed_mwh",
+            "deadline_misses_mwh",
+            "unserved_mwh",
+        ):
+            assert isinstance(side[key], float), key
+        assert isinstance(side["deadline_missed_classes"], int)
+        assert 0.0 <= side["green_share_pu"] <= side["cfe_pu"] <= 1.0
+        assert side["deadline_misses_mwh"] >= 0.0
+    assert unc["curtailment_absorbed_mwh"] == 0.0
+    assert coo["curtailment_absorbed_mwh"] == pytest.approx(
+        unc["curtailment_mwh"] - coo["curtailment_mwh"], abs=1e-6
+    )
+    assert coo["flexible_mwh"] == pytest.approx(unc["flexible_mwh"], rel=1e-9)
+    assert summary["closed_loop"]["objective"] == "green"
+    assert summary["closed_loop"]["resolution_min"] == 60
     # The meters read the plan: the battery is no longer idle.
     assert summary["readings"]["accepted"] == 28 * 2 * 96
     with ReadingsStore(tmp_path / "data") as store:

@@ -231,8 +231,8 @@ class Operation:
     unserved_mw: FloatArray
     compute_shortfall_mwh: FloatArray
     """Per compute class: energy not served inside its window. [MWh]"""
-    result: DispatchResult
-    """The plan behind the run (the rules' or the rolling LP's)."""
+    result: DispatchResult | None = None
+    """The schedule behind the run, as a dispatch result (the rules' or the rolling plan's)."""
 
     def balance_residual_mw(self) -> FloatArray:
         """(T,) supply less use; 0 up to rounding in every interval. [MW]"""
@@ -763,7 +763,7 @@ def closed_loop(
         forecast_error=forecast_error,
         uncoordinated=settle(unc, loop),
         coordinated=settle(coo, loop, reference=unc),
-        notes=coo.result.notes,
+        notes=coo.result.notes if coo.result is not None else (),
     )
 
 
