@@ -97,19 +97,26 @@ def test_random_plan_keeps_every_invariant(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_solver_objective_is_the_cost_plus_tiny_throughput_terms(seed: int) -> None:
+def test_solver_objective_is_the_cost_plus_tiny_throughput_and_storage_terms(seed: int) -> None:
     # Export price ≤ import price everywhere, so the LP's cost coefficients are the real ones;
-    # the only difference is ε per MWh of battery and grid throughput.
+    # the only differences are ε per MWh of battery and grid throughput and the credit ε_s per
+    # MWh·h kept in storage.
     inputs = _random_inputs(seed)
     r = dispatch(inputs, "cost")
-    eps = objective_coefficients(inputs, "cost").throughput_per_mwh
+    coeffs = objective_coefficients(inputs, "cost")
     throughput_mwh = (
         r.battery_charge_mw.sum()
         + r.battery_discharge_mw.sum()
         + r.grid_import_mw.sum()
         + r.grid_export_mw.sum()
     ) * inputs.interval_h
-    assert r.solver_objective_value == pytest.approx(r.cost_cny + eps * throughput_mwh, rel=1e-7)
+    held_mwh_h = r.battery_soe_mwh.sum() * inputs.interval_h
+    expected = (
+        r.cost_cny
+        + coeffs.throughput_per_mwh * throughput_mwh
+        - coeffs.stored_credit_per_mwh_h * held_mwh_h
+    )
+    assert r.solver_objective_value == pytest.approx(expected, rel=1e-7)
 
 
 @pytest.mark.parametrize("seed", range(4))

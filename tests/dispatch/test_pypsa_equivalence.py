@@ -114,7 +114,7 @@ def test_optimal_cost_agrees_with_pypsa(bench: ModuleType, park: object, case: s
     cost_ours = bench.cost_cny(problem, ours.grid_import_mw, ours.grid_export_mw)
     cost_theirs = bench.cost_cny(problem, theirs.grid_import_mw, theirs.grid_export_mw)
     assert cost_ours == pytest.approx(ours.cost_cny, rel=1e-12)
-    assert float(n.objective) == pytest.approx(cost_theirs, rel=1e-9)
+    assert bench.pypsa_cost_objective(problem, n) == pytest.approx(cost_theirs, rel=1e-9)
     assert abs(cost_ours - cost_theirs) <= REL_TOL * abs(cost_theirs)
 
     # The case exercises what it claims: the battery cycles, energy is exported, and in case
@@ -138,9 +138,10 @@ def test_rolling_horizon_cost_agrees_with_pypsa(bench: ModuleType, park: object)
     PyPSA's ``optimize_with_rolling_horizon(horizon=48, overlap=24)`` plans windows starting at
     0, 24 and 48, the last re-planning steps 48–71 from the state its predecessor left at step
     47 with the same fixed end; an optimal plan's tail is optimal for its own state, so both
-    commit plans of the same cost. Compared: ``cost_cny`` of both committed schedules, within
-    1e-4 relative (the acceptance tolerance for the rolling year; different optimal vertices in
-    one window could move the next window's start).
+    commit plans of the same cost. PyPSA carries suandian's stored-energy credit ε_s as a
+    negative ``marginal_cost_storage``, so both break ties in time the same way and hand the second
+    window the same stored energy. Compared: that energy (1e-6 MWh) and ``cost_cny`` of both
+    committed schedules, within 1e-6 relative.
     """
     from suandian.dispatch.rolling import rolling_dispatch
 
@@ -156,7 +157,11 @@ def test_rolling_horizon_cost_agrees_with_pypsa(bench: ModuleType, park: object)
     bench.rolling_pypsa(n)
     theirs = bench.pypsa_flows(problem, n)
     assert theirs.battery_soe_mwh[0, -1] == pytest.approx(ours.battery_soe_mwh[0, -1], abs=1e-6)
+    handed_on = bench.COMMIT_STEPS - 1
+    assert theirs.battery_soe_mwh[0, handed_on] == pytest.approx(
+        ours.battery_soe_mwh[0, handed_on], abs=1e-6
+    )
 
     cost_ours = bench.cost_cny(problem, ours.grid_import_mw, ours.grid_export_mw)
     cost_theirs = bench.cost_cny(problem, theirs.grid_import_mw, theirs.grid_export_mw)
-    assert abs(cost_ours - cost_theirs) <= 1e-4 * abs(cost_theirs)
+    assert abs(cost_ours - cost_theirs) <= REL_TOL * abs(cost_theirs)

@@ -233,7 +233,7 @@ def _shortfalls(problem: DispatchProblem, x: np.ndarray) -> list[Diagnosis]:
                 Diagnosis(
                     "green-target",
                     int(steps[-1]),
-                    f"green-match target {_num(100 * inputs.green_target_pu)} % cannot be met "
+                    f"green-match target {100 * inputs.green_target_pu:g} % cannot be met "
                     f"over {_span(inputs, int(steps[0]), int(steps[-1]) + 1)}: at best "
                     f"{_num(100 * best)} % of the {_num(total)} MWh consumed comes from on "
                     "site with the loads served and the end states held; lower the target or "
