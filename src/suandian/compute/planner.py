@@ -11,16 +11,30 @@ steps, default one hour) and thereby its *capacity curve*. Jobs are aggregated i
 
 so energy released in slot ``h`` can be served in any slot of ``[h, D)`` on any allowed site:
 flow over time, which is the interval (Hall) condition of every window at once without one
-variable block per window. Per group and slot the energy served is at most the power of the
-group's released jobs × slot length (no job runs faster than its power), and per site and
-slot ``Σ_g y[g, s, h] = green[s, h] + grid[s, h] ≤ capacity`` with ``green ≤`` on-site surplus.
-The objective prices grid energy at the slot's lowest step cost (carbon intensity, tariff, or
-both weighted) and green energy at zero.
+variable block per window. Per group and slot the energy served ``Y[g, h]`` is at most the power
+of the group's released jobs × slot length (no job runs faster than its power).
+
+Groups with the same site set ``m`` share one split over sites: ``Σ_{g ∈ m} Y[g, h] =
+Σ_{s ∈ m} z[m, s, h]``. This is exact, not a relaxation: any per-group split ``y[g, s, h]``
+sums to such a ``z``, and any ``z`` splits back in proportion (every group of ``m`` may use
+every site of ``m``); it needs one column per (site set, site, slot) instead of one per
+(group, site, slot), a third of the columns. Per site and slot ``Σ_m z[m, s, h] = green[s, h] +
+grid[s, h]`` with ``green ≤`` on-site surplus and ``grid ≤`` capacity − surplus (the optimum takes
+the surplus first, so this is ``green + grid ≤ capacity`` without a row). The objective prices
+grid energy at the slot's lowest step cost (carbon intensity, tariff, or both weighted) and green
+energy at zero.
 
 Every job-level plan maps onto a feasible point of this LP (its energy per group, site and slot),
 and each aggregation only widens the feasible set or lowers a cost, so the LP optimum is a lower
 bound on the objective of any job-level plan: it relaxes non-interruptibility, checkpoints,
 one-site-per-job and the per-job rate limit (to a per-group one).
+
+HiGHS's interior-point solver without crossover solves it (several times faster than the dual
+simplex here). The reported ``objective_value`` is not the primal objective but the Lagrangian
+dual bound computed from the returned duals (:func:`_dual_bound`): weak duality makes it a lower
+bound on the LP optimum for any duals, so it stays a valid bound whatever the solver's
+tolerances, and it equals the optimum to ~1e-8 relative. The dual of the site balance is the
+marginal cost of energy per site and slot (``price_per_mwh``), which the packer uses.
 
 Job level (:func:`pack_jobs`)
 -----------------------------
@@ -224,6 +238,10 @@ class CapacityPlan:
         First step of each group's curve. [steps]
     group_p_mw : list of ndarray
         Each group's share of the curve, (its sites, steps from its start step). [MW]
+    price_per_mwh : ndarray (sites, steps)
+        Marginal cost of one more MWh at each site and step (the LP's dual of the site
+        balance): the step's cost where the site has room, more where its capacity binds.
+        [objective unit / MWh]
     """
 
     sites: tuple[str, ...]
@@ -241,6 +259,9 @@ class CapacityPlan:
         default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False
     )
     group_p_mw: list[FloatArray] = field(default_factory=list, repr=False)
+    price_per_mwh: FloatArray = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.float64), repr=False
+    )
 
 
 def plan_capacity(
@@ -253,7 +274,7 @@ def plan_capacity(
     slot_steps: int = 4,
     deadline_bucket_slots: int = 1,
     use_surplus: bool = True,
-    solver: str = "simplex",
+    solver: str = "ipm",
 ) -> CapacityPlan:
     """Solve the energy-level LP (module docstring) and return per-site capacity curves.
 
@@ -309,9 +330,6 @@ def plan_capacity(
     n_g = len(groups)
     g_deadline = groups % (n_h + 1)
     g_mask = groups // (n_h + 1)
-    mask_rows = np.zeros(len(masks), dtype=np.int64)
-    mask_rows[mask_of] = np.flatnonzero(live)
-    g_allowed = allowed[mask_rows[g_mask]]  # (G, S)
     energy = (jobs.power_mw * jobs.duration_steps * signals.step_h)[live]
     power = jobs.power_mw[live]
     rel = np.zeros((n_g, n_h))
@@ -322,109 +340,126 @@ def plan_capacity(
     g_start = np.full(n_g, n_h, dtype=np.int64)
     np.minimum.at(g_start, group_of, r_h[live])
 
-    # cells (g, h) with h in [start_g, D_g)
+    # cells (g, h) with h in [start_g, D_g); backlog b[g, h] on every cell but each group's last
     span = g_deadline - g_start
     cell_g = np.repeat(np.arange(n_g), span)
     cell_h = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span) + g_start[cell_g]
     n_cells = len(cell_g)
-    # y columns: (cell, site) for allowed sites
-    cs_cell, cs_site = np.nonzero(g_allowed[cell_g])
-    n_y = len(cs_cell)
-    # backlog columns b[g, h] for h in [start_g, D_g − 1): every cell but each group's last
     last = np.zeros(n_cells, dtype=bool)
     last[np.cumsum(span) - 1] = True
     b_cell = np.flatnonzero(~last)
     n_b = len(b_cell)
-    b_col = np.full(n_cells, -1, dtype=np.int64)
-    b_col[b_cell] = n_y + np.arange(n_b)
-    green_col = n_y + n_b + np.arange(n_s * n_h)
-    grid_col = green_col + n_s * n_h
-    n_cols = n_y + n_b + 2 * n_s * n_h
-
-    # rows: balance (cells), rate (cells), site balance (S·H), site capacity (S·H)
-    bal_row = np.arange(n_cells)
-    rate_row = n_cells + np.arange(n_cells)
-    site_row = 2 * n_cells + np.arange(n_s * n_h)
-    cap_row = site_row + n_s * n_h
-    n_rows = 2 * n_cells + 2 * n_s * n_h
-    sh_of_y = cs_site * n_h + cell_h[cs_cell]
     prev = np.flatnonzero(cell_h > g_start[cell_g])  # cells with a backlog coming in
+    # mask cells (m, h): slots where a group of site set m is open; z per (mask cell, site of m)
+    n_m = len(masks)
+    open_mh = np.zeros(n_m * n_h, dtype=bool)
+    open_mh[g_mask[cell_g] * n_h + cell_h] = True
+    mh_flat = np.flatnonzero(open_mh)
+    n_mh = len(mh_flat)
+    mh_id = np.full(n_m * n_h, -1, dtype=np.int64)
+    mh_id[mh_flat] = np.arange(n_mh)
+    cell_mh = mh_id[g_mask[cell_g] * n_h + cell_h]
+    z_mh, z_site = np.nonzero(masks[mh_flat // n_h])
+    n_z = len(z_mh)
+    z_sh = z_site * n_h + mh_flat[z_mh] % n_h
+    n_sh = n_s * n_h
+
+    # columns: serve (cells), backlog, z, green (S·H), grid (S·H)
+    b_col = np.full(n_cells, -1, dtype=np.int64)
+    b_col[b_cell] = n_cells + np.arange(n_b)
+    z_col = n_cells + n_b + np.arange(n_z)
+    green_col = n_cells + n_b + n_z + np.arange(n_sh)
+    grid_col = green_col + n_sh
+    n_cols = n_cells + n_b + n_z + 2 * n_sh
+    # rows (all equalities): group balance (cells), site-set balance (mask cells), site (S·H)
+    bal_row = np.arange(n_cells)
+    mask_row = n_cells + np.arange(n_mh)
+    site_row = n_cells + n_mh + np.arange(n_sh)
+    n_rows = n_cells + n_mh + n_sh
     rows = np.concatenate(
         [
-            bal_row[cs_cell],
-            rate_row[cs_cell],
-            site_row[sh_of_y],
+            bal_row,
+            mask_row[cell_mh],
             bal_row[b_cell],
             bal_row[prev],
+            mask_row[z_mh],
+            site_row[z_sh],
             site_row,
             site_row,
-            cap_row,
-            cap_row,
         ]
     )
     cols = np.concatenate(
         [
-            np.arange(n_y),
-            np.arange(n_y),
-            np.arange(n_y),
+            np.arange(n_cells),
+            np.arange(n_cells),
             b_col[b_cell],
             b_col[prev - 1],
-            green_col,
-            grid_col,
+            z_col,
+            z_col,
             green_col,
             grid_col,
         ]
     )
     vals = np.concatenate(
         [
-            -np.ones(n_y),
-            np.ones(n_y),
-            np.ones(n_y),
+            -np.ones(n_cells),
+            np.ones(n_cells),
             -np.ones(n_b),
             np.ones(len(prev)),
-            -np.ones(n_s * n_h),
-            -np.ones(n_s * n_h),
-            np.ones(2 * n_s * n_h),
+            -np.ones(n_z),
+            np.ones(n_z),
+            -np.ones(2 * n_sh),
         ]
     )
-    bal_rhs = -rel[cell_g, cell_h]
-    row_lower = np.concatenate(
-        [bal_rhs, np.full(n_cells, -np.inf), np.zeros(n_s * n_h), np.full(n_s * n_h, -np.inf)]
-    )
-    row_upper = np.concatenate(
-        [bal_rhs, rate[cell_g, cell_h], np.zeros(n_s * n_h), slot_cap.ravel()]
-    )
+    rhs = np.concatenate([-rel[cell_g, cell_h], np.zeros(n_mh + n_sh)])
     col_lower = np.zeros(n_cols)
+    # grid ≤ capacity − surplus: at the optimum green takes the surplus first, so this is
+    # green + grid ≤ capacity without a row
     col_upper = np.concatenate(
-        [np.full(n_y + n_b, np.inf), slot_green.ravel(), np.full(n_s * n_h, np.inf)]
+        [
+            rate[cell_g, cell_h],
+            np.full(n_b + n_z, np.inf),
+            slot_green.ravel(),
+            (slot_cap - slot_green).ravel(),
+        ]
     )
-    col_cost = np.concatenate([np.zeros(n_y + n_b + n_s * n_h), slot_cost.ravel()])
+    # implied bounds, for the dual bound only: a backlog never exceeds its group's energy, a z
+    # never its site's capacity
+    col_upper_implied = col_upper.copy()
+    col_upper_implied[b_col[b_cell]] = rel.sum(axis=1)[cell_g[b_cell]]
+    col_upper_implied[z_col] = slot_cap.ravel()[z_sh]
+    col_cost = np.concatenate([np.zeros(n_cells + n_b + n_z + n_sh), slot_cost.ravel()])
     matrix = sp.csc_matrix((vals, (rows, cols)), shape=(n_rows, n_cols))
     matrix.sum_duplicates()
     matrix.sort_indices()
 
-    status, col_value, objective_value, solve_s = _solve(
-        col_cost, col_lower, col_upper, row_lower, row_upper, matrix, solver
+    status, col_value, row_dual, solve_s = _solve(
+        col_cost, col_lower, col_upper, rhs, matrix, solver
     )
-    if col_value is None:
+    if col_value is None or row_dual is None:
         raise InfeasiblePlan(
             f"the energy level found no plan ({status}): the jobs' energy does not fit the "
             "sites' capacity inside their windows; raise capacity_mw, widen deadlines or "
             "drop jobs (pack_jobs reports which jobs cannot fit)"
         )
+    objective_value = _dual_bound(col_cost, col_lower, col_upper_implied, rhs, matrix, row_dual)
     green = col_value[green_col].reshape(n_s, n_h)
     grid = col_value[grid_col].reshape(n_s, n_h)
-    to_steps = np.repeat(np.ones(1), slot_steps)
-    p_mw = np.kron((green + grid) / slot_h, to_steps)
-    green_mw = np.kron(green / slot_h, to_steps)
+    p_mw = np.repeat((green + grid) / slot_h, slot_steps, axis=1)
+    green_mw = np.repeat(green / slot_h, slot_steps, axis=1)
+    # marginal cost of one more MWh at (site, slot): the slot's cost, plus a scarcity price
+    # where the site is full
+    price = np.repeat(-row_dual[site_row].reshape(n_s, n_h), slot_steps, axis=1)
     job_group = np.full(len(jobs), -1, dtype=np.int64)
     job_group[live] = group_of
-    # each group's curve: y per (its site, slot) as power, repeated over the slot's steps
-    y_mw = np.zeros(n_cells * n_s)
-    y_mw[cs_cell * n_s + cs_site] = col_value[:n_y] / slot_h
-    y_cells = y_mw.reshape(n_cells, n_s)
+    # each group's curve: its served energy split over its sites as its site set's z is
+    z = col_value[z_col]
+    z_total = np.bincount(z_mh, z, minlength=n_mh)
+    share = np.zeros((n_mh, n_s))
+    share[z_mh, z_site] = z / np.where(z_total > 0, z_total, 1.0)[z_mh]
+    y_cells = col_value[:n_cells, None] * share[cell_mh] / slot_h
     bounds = np.concatenate([[0], np.cumsum(span)])
-    group_sites = [np.flatnonzero(row) for row in g_allowed]
+    group_sites = [np.flatnonzero(row) for row in masks[g_mask]]
     group_p_mw = [
         np.repeat(y_cells[bounds[g] : bounds[g + 1], group_sites[g]].T, slot_steps, axis=1)
         for g in range(n_g)
@@ -443,6 +478,7 @@ def plan_capacity(
         group_sites=group_sites,
         group_start_step=g_start * slot_steps,
         group_p_mw=group_p_mw,
+        price_per_mwh=price,
     )
 
 
@@ -450,28 +486,32 @@ def _solve(
     cost: FloatArray,
     col_lower: FloatArray,
     col_upper: FloatArray,
-    row_lower: FloatArray,
-    row_upper: FloatArray,
+    rhs: FloatArray,
     matrix: sp.csc_matrix,
     solver: str,
-) -> tuple[str, FloatArray | None, float, float]:
+) -> tuple[str, FloatArray | None, FloatArray | None, float]:
+    """Solve ``min cost·x, matrix·x = rhs, lower ≤ x ≤ upper`` with HiGHS: status, x, row duals."""
     inf = highspy.kHighsInf
     with c_stdout_silenced():
         h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("solver", solver)
+    if solver == "ipm":
+        # The bound comes from the duals (_dual_bound), so no vertex is needed: crossover would
+        # double the time for nothing the packer uses.
+        h.setOptionValue("run_crossover", "off")
     model = highspy.HighsLp()
     model.num_col_ = len(cost)
-    model.num_row_ = len(row_lower)
+    model.num_row_ = len(rhs)
     model.col_cost_ = cost
     model.col_lower_ = np.clip(col_lower, -inf, inf)
     model.col_upper_ = np.clip(col_upper, -inf, inf)
-    model.row_lower_ = np.clip(row_lower, -inf, inf)
-    model.row_upper_ = np.clip(row_upper, -inf, inf)
+    model.row_lower_ = rhs
+    model.row_upper_ = rhs
     model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     model.a_matrix_.num_col_ = len(cost)
-    model.a_matrix_.num_row_ = len(row_lower)
+    model.a_matrix_.num_row_ = len(rhs)
     model.a_matrix_.start_ = np.asarray(matrix.indptr, dtype=np.int32)
     model.a_matrix_.index_ = np.asarray(matrix.indices, dtype=np.int32)
     model.a_matrix_.value_ = np.asarray(matrix.data, dtype=np.float64)
@@ -482,9 +522,29 @@ def _solve(
     status = h.getModelStatus()
     name = h.modelStatusToString(status)
     if status != highspy.HighsModelStatus.kOptimal:
-        return name, None, float("nan"), elapsed
-    x = np.clip(np.asarray(h.getSolution().col_value, dtype=np.float64), col_lower, col_upper)
-    return name, x, float(h.getObjectiveValue()), elapsed
+        return name, None, None, elapsed
+    solution = h.getSolution()
+    x = np.clip(np.asarray(solution.col_value, dtype=np.float64), col_lower, col_upper)
+    return name, x, np.asarray(solution.row_dual, dtype=np.float64), elapsed
+
+
+def _dual_bound(
+    cost: FloatArray,
+    col_lower: FloatArray,
+    col_upper: FloatArray,
+    rhs: FloatArray,
+    matrix: sp.csc_matrix,
+    row_dual: FloatArray,
+) -> float:
+    """Lagrangian lower bound of ``min cost·x, matrix·x = rhs, lower ≤ x ≤ upper`` from any duals.
+
+    For every ``y``, ``rhs·y + Σ_j min(d_j lower_j, d_j upper_j)`` with ``d = cost − matrixᵀy``
+    is at most the LP optimum (weak duality), so the bound holds whatever the solver's
+    tolerances; with optimal duals it equals the optimum. Needs finite ``upper``.
+    """
+    reduced = cost - matrix.T @ row_dual
+    cols = np.where(reduced >= 0, reduced * col_lower, reduced * col_upper)
+    return float(rhs @ row_dual + cols.sum())
 
 
 # --- job level -----------------------------------------------------------------------------------
