@@ -59,7 +59,7 @@ objective agreement
     credit term is checked against its recomputed cost (``pypsa_objective_rel_diff``; no
     objective constant).
 ties in time
-    suandian's LP credits ε_s (10⁻⁷ of the price scale, 5.7e-5 CNY) per MWh kept in the
+    suandian's LP credits ε_s (10⁻⁶ of the price scale, 0.00057 CNY) per MWh kept in the
     battery for an hour, so that among plans of equal cost it charges as early and discharges
     as late as it can (see :mod:`suandian.dispatch.constraints`). PyPSA is given the same term
     as the ``StorageUnit``'s ``marginal_cost_storage`` (−ε_s): both LPs then rank tied plans

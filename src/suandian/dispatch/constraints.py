@@ -87,17 +87,19 @@ a binary variable, so the plan is kept clean by an argument and a post-solve ste
    somewhere to go. Any interval where it has not is reported in the result's notes.
 
 **One way through ties in time.** Every MWh kept in a battery for an hour earns a credit ε_s
-(10⁻⁷ of the scale, a tenth of ε): among plans of equal cost the optimum charges as early and
+(10⁻⁶ of the scale, ε per MWh·h): among plans of equal cost the optimum charges as early and
 discharges as late as it can, keeping energy in store rather than handing it out early, instead
 of whichever tied vertex the simplex path reaches first. A rolling horizon commits only the
 first part of each window's plan, so without ε_s the energy handed on — and the cost of the
 rolling period — would depend on pivoting order; with it the rolling year of
-``benchmarks/dispatch_vs_pypsa.py`` costs what the year's single optimum does. The credit decides
-only between plans whose real costs differ by less than ε_s per MWh·h kept (1.4e-3 CNY per MWh
-held a day at the scenario's prices): buying energy to earn it loses (1 − η) of the price, and
-exporting pays far more, so what it can make the battery keep is surplus that would otherwise be
-curtailed for nothing. The netting move of point 2 keeps every stored
-energy, so it leaves ε_s's term unchanged.
+``benchmarks/dispatch_vs_pypsa.py`` costs what the year's single optimum does. (It also speeds
+HiGHS up: 0.155 → 0.148 s on that year, against 0.245 s with ε_s = 10⁻⁷, whose weaker pull
+leaves the dual simplex more near-ties to pivot through.) The credit decides only between plans
+whose real costs differ by less than ε_s per MWh·h kept (0.014 CNY per MWh held a day at the
+scenario's prices): buying energy to earn it loses (1 − η) of the price, and exporting pays far
+more, so what it can make the battery keep is surplus that would otherwise be curtailed for
+nothing. The netting move of point 2 keeps every stored energy, so it leaves ε_s's term
+unchanged.
 
 **No simultaneous import and export.** The park has one point of connection. Where the export
 price does not exceed the import price, importing and exporting at once only loses money (and
@@ -154,7 +156,7 @@ IntArray = npt.NDArray[np.int64]
 
 THROUGHPUT_REL = 1e-6
 """Throughput cost ε per MWh, relative to the objective's scale."""
-STORED_CREDIT_REL = 1e-7
+STORED_CREDIT_REL = 1e-6
 """Credit ε_s per MWh kept in storage for an hour, relative to the objective's scale."""
 TIEBREAK_REL = 1e-4
 """Largest cost tie-break per MWh in the ``carbon`` and ``green`` objectives, relative."""
