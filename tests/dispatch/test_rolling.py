@@ -33,6 +33,7 @@ from suandian.dispatch import (
     rule_dispatch,
 )
 from suandian.dispatch import rolling as rolling_module
+from suandian.dispatch.solve import end_state_missed_note
 
 DAYS = 4
 INDEX = pd.date_range("2025-06-30 16:00", periods=24 * DAYS, freq="1h", tz="UTC")
@@ -320,6 +321,57 @@ def test_forecast_errors_are_settled_by_the_grid(park: DispatchInputs) -> None:
     # ... and the grid pays for the error: more import than planned.
     assert r.import_mwh > plan_on_forecast.import_mwh
     assert any("settled on realised data" in n for n in r.notes)
+
+
+def test_a_discharge_the_realised_demand_cannot_take_is_held_back_and_spent_later() -> None:
+    # Planned on a load of 5 MW every hour: the battery (10 MWh of 20, lossless, 10 MW) covers
+    # the dear first hour and, by the stored-energy credit, the last. Realised, the first hour
+    # has no load and the export cap is 0, so its 5 MW discharge has nowhere to go: held back,
+    # then spent at the next hour that imports (hour 1). Hour 3 discharges as planned, hour 2
+    # imports: 5 MWh imported in all, the battery ends empty, as planned.
+    inputs = DispatchInputs(
+        interval_h=1.0,
+        load_mw=np.array([0.0, 5.0, 5.0, 5.0]),
+        generators=(Generator("pv", "pv", np.zeros(4)),),
+        batteries=(BatteryUnit("bess", 10.0, 20.0, 1.0, 0.0, 1.0, 0.5, "free"),),
+        grid=GridConnection(
+            import_price_cny_per_kwh=np.array([0.6, 0.2, 0.2, 0.2]),
+            export_price_cny_per_kwh=0.0,
+            ef_kgco2_per_kwh=0.5,
+            import_limit_mw=100.0,
+            export_limit_share_pu=0.0,
+        ),
+    )
+    r = rolling_dispatch(
+        inputs, window_steps=4, commit_steps=4, forecast=Forecast(load_mw=np.full(4, 5.0))
+    )
+    check_invariants(inputs, r)
+    assert_allclose(r.battery_discharge_mw[0], [0.0, 5.0, 0.0, 5.0], atol=1e-9)
+    assert_allclose(r.battery_soe_mwh[0], [10.0, 5.0, 5.0, 0.0], atol=1e-9)
+    assert_allclose(r.grid_import_mw, [0.0, 0.0, 5.0, 0.0], atol=1e-9)
+    assert any(n.startswith("5 MWh of planned battery discharge held back") for n in r.notes)
+
+
+def test_a_forecast_of_far_more_load_never_makes_generation_negative(park: DispatchInputs) -> None:
+    # Realised load is 30 % of the forecast: planned discharges meet too little demand, the
+    # export cap (20 % of output) and curtailment cannot take them all. The battery holds the
+    # energy back, every flow stays within its bounds and the balance closes on realised data;
+    # the energy never finds an import to displace, so the battery misses its cyclic end and
+    # the result says by how much instead of pretending.
+    realised = replace(park, load_mw=park.load_mw * 0.3)
+    r = rolling_dispatch(
+        realised, window_steps=48, commit_steps=24, forecast=Forecast(load_mw=park.load_mw)
+    )
+    check_invariants(realised, r)
+    assert r.generator_p_mw.min() >= 0.0
+    held = [n for n in r.notes if "of planned battery discharge held back" in n]
+    missed = [n for n in r.notes if n.startswith(end_state_missed_note("bess"))]
+    assert len(held) == 1 and len(missed) == 1
+    start, end_soe = 0.5 * 120.0, float(r.battery_soe_mwh[0, -1])
+    assert end_soe > start + 1.0
+    assert f"by {end_soe - start:.6g} MWh" in missed[0]
+    soe = r.battery_soe_mwh[0]
+    assert soe.max() <= 0.9 * 120.0 + 1e-9 and soe.min() >= 0.1 * 120.0 - 1e-9
 
 
 def test_bad_arguments_say_what_to_do(park: DispatchInputs) -> None:

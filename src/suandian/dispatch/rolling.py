@@ -44,7 +44,12 @@ load, while the committed steps are *settled* on the realised ones (``inputs``):
 flexible loads follow the plan; the grid closes the balance, a surplus exported up to the
 realised export cap and the rest curtailed, a deficit imported up to the import limit and any
 remainder reported as unserved load (``unserved_mw`` and a note). Batteries do not absorb
-forecast errors (a real controller would let them; not modelled). Without ``forecast`` the
+forecast errors (a real controller would let them; not modelled), with one exception: a
+planned discharge that the realised demand, the export cap and curtailment cannot take all
+together (the forecast expected more load than came) is held back, because energy with nowhere
+to go cannot leave the battery. The battery spends that energy at the next committed steps that
+import, and the next window plans from what it holds; if it is still there at the end of the
+period, a note says by how much the battery misses its end state. Without ``forecast`` the
 committed steps are the plan itself.
 
 **Fallback.** A window whose LP is infeasible, or stops at ``time_limit_s`` (per window) without
@@ -94,7 +99,7 @@ from suandian.dispatch.problem import (
     update_problem,
 )
 from suandian.dispatch.rules import rule_dispatch
-from suandian.dispatch.solve import netted_solution
+from suandian.dispatch.solve import end_state_missed_note, netted_solution
 
 __all__ = ["Forecast", "rolling_dispatch"]
 
@@ -551,6 +556,7 @@ def rolling_dispatch(
     fallbacks: list[str] = []
     solve_time_s = 0.0
     simultaneous = 0
+    held_back_mwh = 0.0
     for w in windows:
         reqs, req_notes = _requirements(inputs, loads, w, remaining)
         notes.extend(req_notes)
@@ -592,7 +598,7 @@ def rolling_dispatch(
                 plan.imp[sl] = netted.grid_import_mw[:m]
                 plan.exp[sl] = netted.grid_export_mw[:m]
             else:
-                _settle(inputs, plan, sl)
+                held_back_mwh += _settle(inputs, plan, sl)
         else:
             reason = (
                 diagnose(_diagnosis_inputs(win, w, reqs, inputs)).message
@@ -639,6 +645,19 @@ def rolling_dispatch(
             "planned on the forecast, settled on realised data: the grid and curtailment close "
             "the balance, batteries and flexible loads follow the plan"
         )
+    if held_back_mwh > _ENERGY_TOL_MWH:
+        notes.append(
+            f"{held_back_mwh:.6g} MWh of planned battery discharge held back: the realised "
+            "demand was lower than forecast and the export cap and curtailment could not take it"
+        )
+        for i, b in enumerate(inputs.batteries):
+            end_lo, end_hi = b.end_soe_bounds_mwh()
+            end = float(plan.soe[i, -1])
+            if not end_lo - _ENERGY_TOL_MWH <= end <= end_hi + _ENERGY_TOL_MWH:
+                notes.append(
+                    f"{end_state_missed_note(b.name)} by {end - end_hi:.6g} MWh: discharge held "
+                    "back on realised data found no import left to displace"
+                )
     if plan.unserved.any():
         notes.append(f"{plan.unserved.sum() * dt_h:.6g} MWh of load left unserved")
     if flex_short.any():
@@ -685,27 +704,90 @@ def _whole(name: str, value: object) -> int:
         raise InputError(f"{name}: {value!r}; use a whole number of intervals") from None
 
 
-def _settle(inputs: DispatchInputs, plan: _Plan, sl: slice) -> None:
-    """Close the balance of committed steps on realised data (batteries, flex as planned)."""
+def _settle(inputs: DispatchInputs, plan: _Plan, sl: slice) -> float:
+    """Close the balance of committed steps on realised data (batteries, flex as planned).
+
+    A surplus goes to export (up to the cap), then to curtailment (up to the realised output).
+    Where the planned discharge alone exceeds what the realised demand, the export cap and
+    curtailment can take — the forecast expected more load than came — the batteries
+    discharge that much less (:func:`_hold_back`). Returns the energy held back. [MWh]
+    """
     avail = inputs.available_mw[:, sl]
     total = avail.sum(axis=0)
-    net = (
-        total
-        - inputs.load_mw[sl]
-        - plan.flex_total[sl]
-        - plan.charge[:, sl].sum(axis=0)
-        + plan.discharge[:, sl].sum(axis=0)
-    )
+
+    def net_mw() -> FloatArray:
+        return np.asarray(
+            total
+            - inputs.load_mw[sl]
+            - plan.flex_total[sl]
+            - plan.charge[:, sl].sum(axis=0)
+            + plan.discharge[:, sl].sum(axis=0),
+            dtype=np.float64,
+        )
+
+    net = net_mw()
+    excess = net - total - inputs.export_cap_mw[sl]
+    held_mwh = 0.0
+    if (excess > _ENERGY_TOL_MWH).any():
+        held_mwh = _hold_back(inputs, plan, sl, np.maximum(excess, 0.0))
+        net = net_mw()
     surplus = np.maximum(net, 0.0)
     deficit = np.maximum(-net, 0.0)
     export = np.minimum(surplus, inputs.export_cap_mw[sl])
-    curtail = surplus - export
+    curtail = np.minimum(surplus - export, total)
     used = np.divide(total - curtail, total, out=np.zeros_like(total), where=total > 0)
     imported = np.minimum(deficit, inputs.import_cap_mw[sl])
     plan.gen[:, sl] = avail * used
     plan.imp[sl] = imported
     plan.exp[sl] = export
     plan.unserved[sl] = deficit - imported
+    return held_mwh
+
+
+def _hold_back(inputs: DispatchInputs, plan: _Plan, sl: slice, excess_mw: FloatArray) -> float:
+    """Lower the committed discharge by ``excess_mw`` (shared pro rata between batteries).
+
+    The energy not discharged stays in store and is spent as soon as a later committed step
+    imports: there a battery that is not charging discharges more, up to its power limit and
+    the import it displaces. What is left carries on — every later step holds that much more,
+    and the next window starts from it. Where the extra energy would pass a battery's maximum,
+    its planned charge there is lowered instead, which only frees supply (less import, or more
+    export or curtailment). Steps are visited in order because each one's stored energy
+    depends on the earlier ones'. Returns the energy held back. [MWh]
+    """
+    dt_h = inputs.interval_h
+    eta_c = np.array([b.efficiency_charge_pu for b in inputs.batteries])
+    eta_d = np.array([b.efficiency_discharge_pu for b in inputs.batteries])
+    soe_max = np.array([b.soc_max_pu * b.e_mwh for b in inputs.batteries])
+    p_max = np.array([b.p_mw for b in inputs.batteries])
+    total = inputs.available_mw[:, sl].sum(axis=0)
+    demand = inputs.load_mw[sl] + plan.flex_total[sl]
+    extra = np.zeros(len(inputs.batteries))  # energy stored beyond the plan so far [MWh]
+    held = 0.0
+    for k, t in enumerate(range(sl.start, sl.stop)):
+        discharge, charge = plan.discharge[:, t], plan.charge[:, t]
+        if excess_mw[k] > 0.0 and discharge.sum() > 0.0:
+            cut = discharge * (min(excess_mw[k], discharge.sum()) / discharge.sum())
+            plan.discharge[:, t] = discharge - cut
+            extra += cut * dt_h / eta_d
+            held += float(cut.sum()) * dt_h
+        elif extra.any():
+            deficit = demand[k] + charge.sum() - discharge.sum() - total[k]
+            for b in np.flatnonzero((extra > 0.0) & (charge <= 0.0)):
+                if deficit <= 0.0:
+                    break
+                more = min(p_max[b] - discharge[b], deficit, extra[b] * eta_d[b] / dt_h)
+                if more > 0.0:
+                    plan.discharge[b, t] += more
+                    extra[b] -= more * dt_h / eta_d[b]
+                    deficit -= more
+        over = np.maximum(plan.soe[:, t] + extra - soe_max, 0.0)
+        if over.any():
+            less = np.minimum(plan.charge[:, t], over / (eta_c * dt_h))
+            plan.charge[:, t] -= less
+            extra -= less * eta_c * dt_h
+        plan.soe[:, t] += extra
+    return held
 
 
 def _unpadded(
