@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from suandian.compute.jobs import JobTable, Plan
-from suandian.compute.validate import check_plan
+from suandian.compute.validate import check_plan, check_replan
 
 from .conftest import T0, job
 
@@ -98,9 +98,42 @@ def test_capacity_is_checked_per_site_and_step() -> None:
     ]
     assert (
         check_plan(JOBS, plan(VALID), site_capacity_mw={"a": 3.0})
-        == ["site 'b' has no entry in site_capacity_mw"] * 4
+        == ["site 'b' has no entry in site_capacity_mw"]  # once, not once per step
     )
     assert check_plan(JOBS, plan(VALID)) == []  # no capacities: unlimited
+
+
+def test_capacity_may_change_from_step_to_step() -> None:
+    # Site a: 3 MW in steps 0-2, then 2 MW. A (2 MW, steps 1, 3, 5) and B (1 MW, steps 2, 3):
+    # step 2 holds 1 MW, step 3 holds 3 MW > 2 MW, step 5 holds 2 MW (at capacity).
+    a_mw = np.array([3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    problems = check_plan(JOBS, plan(VALID), site_capacity_mw={"a": a_mw, "b": 1.0})
+    assert problems == [
+        "site 'a' runs 3 MW in step 3 (2020-01-01 01:30:00+00:00), over its capacity of 2 MW"
+    ]
+    short = check_plan(JOBS, plan(VALID), site_capacity_mw={"a": a_mw[:4], "b": 1.0})
+    assert short == [
+        "site 'a': site_capacity_mw covers steps [0, 4) but the plan runs jobs in step 5; give "
+        "a figure for every step",
+        "site 'a' runs 3 MW in step 3 (2020-01-01 01:30:00+00:00), over its capacity of 2 MW",
+    ]
+
+
+def test_replan_bookkeeping_accounts_for_every_job_once() -> None:
+    queue = ["A", "B", "C", "D"]
+    assert (
+        check_replan(queue, finished=["A"], running=["B"], planned=plan(VALID[5:]), unplaced=["D"])
+        == []
+    )  # C's four rows count once
+    problems = check_replan(
+        queue, finished=["A"], running=["B", "B"], planned=["B", "C", "Z"], unplaced=[]
+    )
+    assert problems == [
+        "job 'B' is listed twice as running (duplicated)",
+        "job 'Z' is planned but not in the queue",
+        "job 'B' is both running and planned (duplicated)",
+        "job 'D' is lost: neither finished, running, planned nor reported unplaceable",
+    ]
 
 
 def test_a_plan_on_another_step_length_is_refused() -> None:

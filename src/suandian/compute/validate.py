@@ -11,27 +11,44 @@ hide itself. Rules, each reported per job (or per site and step):
    after a multiple of ``checkpoint_steps`` run steps;
 6. its site is one of its ``allowed_sites``;
 7. with ``site_capacity_mw``: the power of the jobs running on a site in a step stays within
-   that site's capacity.
+   that site's capacity (one figure per site, or one per step of the plan's grid).
+
+:func:`check_replan` checks the bookkeeping across re-plans: every job of the queue is in exactly
+one of finished, running, the new plan and the jobs reported unplaceable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from suandian.compute.jobs import JobTable, Plan
 
-__all__ = ["check_plan"]
+__all__ = ["check_plan", "check_replan"]
 
 _CAPACITY_TOLERANCE_MW = 1e-9
 
 
 def check_plan(
-    jobs: JobTable, plan: Plan, *, site_capacity_mw: Mapping[str, float] | None = None
+    jobs: JobTable,
+    plan: Plan,
+    *,
+    site_capacity_mw: Mapping[str, float | npt.ArrayLike] | None = None,
 ) -> list[str]:
-    """Every way ``plan`` breaks the rules above, one line each; an empty list means valid."""
+    """Every way ``plan`` breaks the rules above, one line each; an empty list means valid.
+
+    Parameters
+    ----------
+    jobs : JobTable
+        The jobs the plan should place, each exactly once.
+    plan : Plan
+    site_capacity_mw : mapping site → MW or array of MW per step, optional
+        Capacity open to the jobs: one figure for every step, or an array indexed by the plan's
+        step (a step past its end is a problem). [MW]
+    """
     problems: list[str] = []
     if plan.step_min != jobs.step_min:
         return [
@@ -113,22 +130,112 @@ def check_plan(
         problems.append(f"job {job!r} runs on site {site!r}, which is not in its allowed_sites")
 
     if site_capacity_mw is not None:
-        load = (
-            rows.assign(p_mw=jobs.power_mw[row_of])
-            .drop_duplicates(["job", "step"])
-            .groupby(["site", "step"])["p_mw"]
-            .sum()
-        )
-        load_sites = load.index.get_level_values("site")
-        steps = load.index.get_level_values("step")
-        for site, step, p_mw in zip(load_sites, steps, load.to_numpy(), strict=True):
-            cap = site_capacity_mw.get(site)
-            if cap is None:
-                problems.append(f"site {site!r} has no entry in site_capacity_mw")
-            elif p_mw > cap + _CAPACITY_TOLERANCE_MW:
-                when = pd.Timestamp(origin_ns + int(step) * step_ns, tz="UTC")
-                problems.append(
-                    f"site {site!r} runs {p_mw:.6g} MW in step {int(step)} ({when}), "
-                    f"over its capacity of {cap:.6g} MW"
-                )
+        problems += _capacity_problems(jobs, rows, row_of, site_capacity_mw, origin_ns, step_ns)
     return problems
+
+
+def _capacity_problems(
+    jobs: JobTable,
+    rows: pd.DataFrame,
+    row_of: npt.NDArray[np.int64],
+    site_capacity_mw: Mapping[str, float | npt.ArrayLike],
+    origin_ns: int,
+    step_ns: int,
+) -> list[str]:
+    """Per site and step, the jobs' power above the site's capacity (vectorised over cells)."""
+    problems: list[str] = []
+    load = (
+        rows.assign(p_mw=jobs.power_mw[row_of])
+        .drop_duplicates(["job", "step"])
+        .groupby(["site", "step"])["p_mw"]
+        .sum()
+    )
+    load_sites = load.index.get_level_values("site").to_numpy()
+    steps = load.index.get_level_values("step").to_numpy().astype(np.int64)
+    p_mw = load.to_numpy()
+    cap = np.full(len(load), np.inf)
+    for site in np.unique(load_sites):
+        here = load_sites == site
+        given = site_capacity_mw.get(str(site))
+        if given is None:
+            problems.append(f"site {site!r} has no entry in site_capacity_mw")
+            continue
+        per_step = np.asarray(given, dtype=np.float64)
+        if per_step.ndim == 0:
+            cap[here] = float(per_step)
+            continue
+        inside = (steps >= 0) & (steps < len(per_step))
+        outside = here & ~inside
+        if outside.any():
+            problems.append(
+                f"site {site!r}: site_capacity_mw covers steps [0, {len(per_step)}) but the "
+                f"plan runs jobs in step {int(steps[outside][0])}; give a figure for every step"
+            )
+        cap[here & inside] = per_step[steps[here & inside]]
+    over = np.flatnonzero(p_mw > cap + _CAPACITY_TOLERANCE_MW)
+    for i in over:
+        when = pd.Timestamp(origin_ns + int(steps[i]) * step_ns, tz="UTC")
+        problems.append(
+            f"site {load_sites[i]!r} runs {p_mw[i]:.6g} MW in step {int(steps[i])} ({when}), "
+            f"over its capacity of {cap[i]:.6g} MW"
+        )
+    return problems
+
+
+_GROUPS = ("finished", "running", "planned", "unplaced")
+
+
+def check_replan(
+    queue_ids: Iterable[str],
+    *,
+    finished: Iterable[str],
+    running: Iterable[str],
+    planned: Plan | Iterable[str],
+    unplaced: Iterable[str],
+) -> list[str]:
+    """Every job of the queue in exactly one of finished, running, planned and unplaced.
+
+    The bookkeeping rule of a re-plan: no job lost (in none of the four), none duplicated (in
+    two, or twice in one). ``planned`` is the new plan (its job ids) or the ids; a plan's
+    several rows per job count once.
+
+    Returns
+    -------
+    list of str
+        One line per problem; empty means every job is accounted for exactly once.
+    """
+    queue = [str(j) for j in queue_ids]
+    problems = [f"job {j!r} is in the queue twice" for j in sorted(_repeated(queue))]
+    plan_ids = (
+        pd.unique(np.asarray(planned.job_id, dtype=object).astype(str)).tolist()
+        if isinstance(planned, Plan)
+        else [str(j) for j in planned]
+    )
+    members = {
+        "finished": [str(j) for j in finished],
+        "running": [str(j) for j in running],
+        "planned": plan_ids,
+        "unplaced": [str(j) for j in unplaced],
+    }
+    where: dict[str, list[str]] = {j: [] for j in queue}
+    for group in _GROUPS:
+        for j in sorted(_repeated(members[group])):
+            problems.append(f"job {j!r} is listed twice as {group} (duplicated)")
+        for j in dict.fromkeys(members[group]):
+            if j not in where:
+                problems.append(f"job {j!r} is {group} but not in the queue")
+            else:
+                where[j].append(group)
+    for j, groups in where.items():
+        if not groups:
+            problems.append(
+                f"job {j!r} is lost: neither finished, running, planned nor reported unplaceable"
+            )
+        elif len(groups) > 1:
+            problems.append(f"job {j!r} is both {' and '.join(groups)} (duplicated)")
+    return problems
+
+
+def _repeated(ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    return {j for j in ids if j in seen or seen.add(j)}  # type: ignore[func-returns-value]
