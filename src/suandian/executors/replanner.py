@@ -1,0 +1,381 @@
+"""Keep a running :class:`~suandian.executors.ray_executor.RayExecutor` on a plan of what is left.
+
+:class:`Replanner` plans a queue (:func:`suandian.compute.replan.replan_jobs`), hands the plan to
+a :class:`RayExecutor` and drives the executor's loop. It plans again, and swaps the new plan in
+with :meth:`RayExecutor.replan`, whenever
+
+* a job fails (seen when the executor takes in its outcome),
+* the capacity changes (:meth:`Replanner.set_capacity`, e.g. a site cut from some time on), or
+* the signals change (:meth:`Replanner.set_signals`, a new forecast).
+
+Every re-plan covers the pending and failed jobs and leaves running and finished ones where they
+are; the kernel checks that every job is exactly one of finished, running, planned or
+unplaceable. A job the new plan cannot place is cancelled in the executor and reported in
+:attr:`Replanner.unplaced` with the reason; a later re-plan that finds room for it launches it
+after all.
+
+The re-planner calls :meth:`RayExecutor.poll` itself, so no job is launched between the
+snapshot of the states a re-plan starts from and the swap: do not run the executor's own loop
+(:meth:`RayExecutor.run`) beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from suandian.compute.jobs import JobTable
+from suandian.compute.jobs import Plan as StepPlan
+from suandian.compute.planner import Objective, SiteSignals
+from suandian.compute.replan import Replan, capacity_grid, replan_jobs
+from suandian.core.errors import ExecutorError, InputError
+from suandian.executors.plan import Command, Plan, PlannedJob
+from suandian.executors.ray_executor import (
+    Clock,
+    JobFunction,
+    JobState,
+    Launcher,
+    RayExecutor,
+)
+
+__all__ = ["Placement", "ReplanEvent", "Replanner"]
+
+_NS_PER_MIN = 60 * 10**9
+_KERNEL_STATE = {
+    JobState.PENDING: "pending",
+    JobState.RUNNING: "running",
+    JobState.DONE: "done",
+    JobState.FAILED: "failed",
+}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and when the executor runs (or ran) a job: one block of steps."""
+
+    site: str
+    start_utc: dt.datetime
+    steps: int
+    """Steps of the block. [steps]"""
+    step_min: int
+
+    @property
+    def end_utc(self) -> dt.datetime:
+        return self.start_utc + dt.timedelta(minutes=self.step_min * self.steps)
+
+
+@dataclass(frozen=True)
+class ReplanEvent:
+    """One plan handed to the executor."""
+
+    version: int
+    reason: str
+    """``start``, ``failed: <ids>``, ``capacity`` or ``signals`` (joined when several)."""
+    now_utc: dt.datetime
+    """Plan time the re-plan was computed for (clock time + lead)."""
+    result: Replan
+    plan: Plan
+    cancelled: tuple[str, ...]
+    """Jobs taken out of the executor because the new plan cannot place them."""
+
+
+class Replanner:
+    """Plans a queue, launches it on a :class:`RayExecutor` and re-plans on every change.
+
+    Parameters
+    ----------
+    jobs : JobTable
+        The queue, every job once.
+    signals : SiteSignals
+        Signals over the horizon, on the jobs' step.
+    capacity_mw : mapping site → MW (or MW per step), or array (sites,) or (sites, steps)
+        Capacity open to the jobs. [MW]
+    clock : Clock
+        Plan time (:class:`~suandian.executors.ray_executor.SimClock` for accelerated runs).
+    command : Command or mapping job id → Command
+        What each job runs: one for all, or one per job.
+    functions, launcher
+        Passed to :class:`RayExecutor`.
+    lead : timedelta
+        Plan time between a re-plan's snapshot and the first start it may place, so that the
+        plan is in the executor before its first start is due. Default 0.
+    objective, slot_steps
+        Passed to :func:`~suandian.compute.replan.replan_jobs`.
+    poll_s : float
+        Wall seconds between two polls in :meth:`run`. Default 0.02.
+    """
+
+    def __init__(
+        self,
+        jobs: JobTable,
+        *,
+        signals: SiteSignals,
+        capacity_mw: Mapping[str, float] | npt.ArrayLike,
+        clock: Clock,
+        command: Command | Mapping[str, Command],
+        functions: Mapping[str, JobFunction] | None = None,
+        launcher: Launcher | None = None,
+        lead: dt.timedelta = dt.timedelta(0),
+        objective: Objective = "carbon",
+        slot_steps: int = 4,
+        poll_s: float = 0.02,
+    ) -> None:
+        if lead < dt.timedelta(0):
+            raise InputError(f"lead must be ≥ 0 (got {lead}); it is plan time ahead of now")
+        self._jobs = jobs
+        self._ids = [str(j) for j in jobs.ids]
+        self._commands = self._command_map(command)
+        self._signals = signals
+        self._capacity = capacity_grid(capacity_mw, signals)
+        self._clock = clock
+        self._lead = lead
+        self._objective: Objective = objective
+        self._slot_steps = slot_steps
+        self._poll_s = poll_s
+        self._placement: dict[str, Placement] = {}
+        self._handled_failure: dict[str, int] = {}
+        self._progress: dict[str, int] = {}
+        self._dirty: list[str] = []
+        self.unplaced: dict[str, str] = {}
+        """Job id → why the latest plan could not place it."""
+        self.history: list[ReplanEvent] = []
+        """Every plan handed to the executor, the first one included."""
+        states = dict.fromkeys(self._ids, "pending")
+        result, plan = self._plan(states, version=0)
+        self.executor = RayExecutor(
+            plan, clock=clock, functions=functions, launcher=launcher, poll_s=poll_s
+        )
+        self._adopt("start", result, plan, cancelled=())
+
+    # --- inputs ----------------------------------------------------------------------------------
+
+    def _command_map(self, command: Command | Mapping[str, Command]) -> dict[str, Command]:
+        if isinstance(command, Mapping):
+            missing = [j for j in self._ids if j not in command]
+            if missing:
+                raise InputError(
+                    f"command: no command for job(s) {missing[:5]}; give one per job, or one "
+                    "command for all"
+                )
+            return {j: command[j] for j in self._ids}
+        return dict.fromkeys(self._ids, command)
+
+    def set_capacity(self, capacity_mw: Mapping[str, float] | npt.ArrayLike) -> None:
+        """New capacity (e.g. a site cut from some time on); the next :meth:`step` re-plans."""
+        self._capacity = capacity_grid(capacity_mw, self._signals)
+        self._dirty.append("capacity")
+
+    def set_signals(
+        self,
+        signals: SiteSignals,
+        *,
+        capacity_mw: Mapping[str, float] | npt.ArrayLike | None = None,
+    ) -> None:
+        """A new forecast; the next :meth:`step` re-plans.
+
+        Give ``capacity_mw`` too when the new signals cover other sites or steps.
+        """
+        if capacity_mw is None:
+            if self._capacity.shape != (len(signals.sites), signals.n_steps) or tuple(
+                signals.sites
+            ) != tuple(self._signals.sites):
+                raise InputError(
+                    "the new signals cover other sites or steps than the capacity; pass "
+                    "capacity_mw for them too"
+                )
+            capacity = self._capacity
+        else:
+            capacity = capacity_grid(capacity_mw, signals)
+        self._signals, self._capacity = signals, capacity
+        self._dirty.append("signals")
+
+    def note_progress(self, job_id: str, done_steps: int) -> None:
+        """Run steps ``job_id`` had completed (of its whole run) if it fails; an interruptible
+        job then resumes after its last checkpoint. [steps]"""
+        if job_id not in self._commands:
+            raise InputError(f"job {job_id!r} is not in the queue")
+        if isinstance(done_steps, bool) or done_steps < 0:
+            raise InputError(f"job {job_id!r}: done_steps must be a whole number ≥ 0")
+        self._progress[job_id] = int(done_steps)
+
+    # --- planning --------------------------------------------------------------------------------
+
+    def current_plan(self) -> StepPlan:
+        """The placement the executor holds for every job, as plan rows on the signals' grid."""
+        sig = self._signals
+        step_ns = sig.step_min * _NS_PER_MIN
+        ids, sites, steps = [], [], []
+        for job_id, p in self._placement.items():
+            start = (pd.Timestamp(p.start_utc).value - sig.grid_start_utc.value) // step_ns
+            ids += [job_id] * p.steps
+            sites += [p.site] * p.steps
+            steps.append(np.arange(start, start + p.steps, dtype=np.int64))
+        return StepPlan(
+            job_id=np.array(ids, dtype=object),
+            site=np.array(sites, dtype=object),
+            step=np.concatenate(steps) if steps else np.zeros(0, dtype=np.int64),
+            grid_start_utc=sig.grid_start_utc,
+            step_min=sig.step_min,
+        )
+
+    @property
+    def placements(self) -> dict[str, Placement]:
+        """The placement of every job the executor holds, by job id."""
+        return dict(self._placement)
+
+    def _plan(self, states: Mapping[str, str], *, version: int) -> tuple[Replan, Plan]:
+        now = self._clock.now_utc() + self._lead
+        done = [self._progress.get(j, 0) if states[j] == "failed" else 0 for j in self._ids]
+        result = replan_jobs(
+            self._jobs,
+            self.current_plan(),
+            [states[j] for j in self._ids],
+            now_utc=now,
+            signals=self._signals,
+            capacity_mw=self._capacity,
+            done_steps=done,
+            one_block=True,
+            objective=self._objective,
+            slot_steps=self._slot_steps,
+        )
+        sig = self._signals
+        first: dict[str, tuple[str, int]] = {}  # job → (site, first step)
+        rows = zip(result.plan.job_id, result.plan.site, result.plan.step, strict=True)
+        for job_id, site, k in sorted(rows, key=lambda r: -int(r[2])):
+            first[str(job_id)] = (str(site), int(k))
+        step = dt.timedelta(minutes=sig.step_min)
+        start_of = sig.grid_start_utc.to_pydatetime()
+        jobs = self._jobs
+        planned = []
+        for i, (job_id, k) in enumerate(
+            zip(result.work.ids, result.work.duration_steps, strict=True)
+        ):
+            row = jobs.row(str(job_id))
+            site, s0 = first[str(job_id)]
+            planned.append(
+                PlannedJob(
+                    job_id=str(job_id),
+                    tenant=str(jobs.tenants[row]) or "-",
+                    site=site,
+                    start_utc=start_of + s0 * step,
+                    duration=int(k) * step,
+                    power_mw=float(result.work.power_mw[i]),
+                    command=self._commands[str(job_id)],
+                    interruptible=bool(jobs.interruptible[row]),
+                    priority=int(jobs.priority[row]),
+                )
+            )
+        plan = Plan.of(planned, created_utc=self._clock.now_utc(), version=version)
+        return result, plan
+
+    def _adopt(
+        self, reason: str, result: Replan, plan: Plan, *, cancelled: tuple[str, ...]
+    ) -> None:
+        for job in plan.jobs:
+            self._placement[job.job_id] = Placement(
+                job.site,
+                job.start_utc,
+                round(job.duration / dt.timedelta(minutes=self._signals.step_min)),
+                self._signals.step_min,
+            )
+        self.unplaced = dict(result.unplaced)
+        self.history.append(
+            ReplanEvent(
+                plan.version, reason, self._clock.now_utc() + self._lead, result, plan, cancelled
+            )
+        )
+
+    def _kernel_states(self) -> dict[str, str]:
+        records = self.executor.records
+        out = {}
+        for j in self._ids:
+            rec = records.get(j)
+            if rec is None:
+                out[j] = "pending"
+            elif rec.state is JobState.CANCELLED:
+                # Cancelled here only for want of room: it still has to run.
+                out[j] = "failed" if rec.launches else "pending"
+            else:
+                out[j] = _KERNEL_STATE[rec.state]
+        return out
+
+    def replan(self, reason: str) -> ReplanEvent:
+        """Plan what is left now and swap it into the executor."""
+        states = self._kernel_states()
+        version = self.executor.plan.version + 1
+        result, plan = self._plan(states, version=version)
+        records = self.executor.records
+        cancel = tuple(
+            j
+            for j in result.unplaced
+            if j in records and records[j].state in (JobState.PENDING, JobState.FAILED)
+        )
+        self.executor.replan(plan, cancel=cancel)
+        after = self.executor.records
+        raced = [j.job_id for j in plan.jobs if after[j.job_id].state is not JobState.PENDING]
+        if raced:
+            raise ExecutorError(
+                f"jobs {raced} were launched while re-plan {version} was computed; let the "
+                "re-planner drive the executor (do not call RayExecutor.run beside it)"
+            )
+        for j, s in states.items():
+            if s == "failed":
+                self._handled_failure[j] = records[j].launches
+        self._adopt(reason, result, plan, cancelled=cancel)
+        return self.history[-1]
+
+    # --- loop ------------------------------------------------------------------------------------
+
+    def step(self) -> dict[str, JobState]:
+        """Launch what is due, take in outcomes, and re-plan if anything changed."""
+        states = self.executor.poll()
+        records = self.executor.records
+        failed = sorted(
+            j
+            for j, r in records.items()
+            if r.state is JobState.FAILED and self._handled_failure.get(j) != r.launches
+        )
+        reasons = list(dict.fromkeys(self._dirty))
+        if failed:
+            reasons.insert(0, f"failed: {', '.join(failed)}")
+        if reasons:
+            self._dirty.clear()
+            self.replan("; ".join(reasons))
+            states = self.executor.states()
+        return states
+
+    def finished(self) -> bool:
+        """Every job done, or reported unplaceable and not waiting in the executor."""
+        if self._dirty:
+            return False
+        records = self.executor.records
+        for j in self._ids:
+            rec = records.get(j)
+            state = None if rec is None else rec.state
+            if state is JobState.DONE:
+                continue
+            if j in self.unplaced and state in (None, JobState.CANCELLED):
+                continue
+            return False
+        return True
+
+    def run(self, *, timeout_s: float) -> dict[str, JobState]:
+        """Step until :meth:`finished`; raise :class:`ExecutorError` after ``timeout_s`` (wall)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            states = self.step()
+            if self.finished():
+                return states
+            if time.monotonic() > deadline:
+                open_jobs = sorted(j for j, s in states.items() if s is not JobState.DONE)
+                raise ExecutorError(
+                    f"jobs {open_jobs[:10]} did not finish within {timeout_s} s of wall time; "
+                    "check the cluster offers their site resources, or raise timeout_s"
+                )
+            time.sleep(self._poll_s)

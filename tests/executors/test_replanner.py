@@ -1,0 +1,271 @@
+"""The re-planner's loop with a fake launcher on a hand-moved clock.
+
+The fake launcher holds every job for its planned duration of plan time (a failing one for half
+of it), so running, done and failed states follow the plan the way a real cluster's would.
+tests/executors/test_replan_ray.py runs the same loop on a real local Ray cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suandian.compute.jobs import Job, JobTable
+from suandian.compute.jobs import Plan as StepPlan
+from suandian.compute.planner import SiteSignals, take_jobs
+from suandian.compute.replan import reduce_site_capacity
+from suandian.compute.validate import check_plan, check_replan
+from suandian.core.errors import InputError
+from suandian.executors.plan import PlannedJob
+from suandian.executors.ray_executor import JobFunction, JobState, Outcome, SimClock
+from suandian.executors.replanner import Replanner
+
+T0 = dt.datetime(2025, 6, 1, 16, tzinfo=dt.UTC)  # midnight in Shanghai
+STEP = dt.timedelta(minutes=15)
+N_STEPS = 16
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class HoldingLauncher:
+    """Runs each job's function at launch, reports the outcome at its planned end (plan time)."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.launched: list[tuple[str, str, dt.datetime]] = []
+        self._open: dict[Hashable, tuple[float, Outcome]] = {}
+
+    def launch(self, job: PlannedJob, fn: JobFunction) -> Hashable:
+        now = self.clock.wall_now()
+        self.launched.append((job.job_id, job.site, self.clock.now_utc()))
+        try:
+            outcome = Outcome(now, job.site, result=fn(job))
+            end = job.end_utc
+        except Exception as exc:
+            outcome = Outcome(now, job.site, error=repr(exc))
+            end = job.start_utc + job.duration / 2
+        handle = len(self.launched)
+        self._open[handle] = (self.clock.wall_at(end), outcome)
+        return handle
+
+    def collect(
+        self, handles: Sequence[Hashable], timeout_s: float
+    ) -> list[tuple[Hashable, Outcome]]:
+        now = self.clock.wall_now()
+        ready = [h for h in handles if h in self._open and self._open[h][0] <= now]
+        return [(h, self._open.pop(h)[1]) for h in ready]
+
+
+def job(
+    job_id: str,
+    steps: int,
+    window: tuple[int, int],
+    sites: tuple[str, ...],
+    *,
+    interruptible: bool = False,
+    checkpoint_steps: int = 1,
+) -> Job:
+    return Job(
+        id=job_id,
+        tenant="t",
+        power_mw=1.0,
+        duration_steps=steps,
+        release_utc=T0 + window[0] * STEP,
+        deadline_utc=T0 + window[1] * STEP,
+        interruptible=interruptible,
+        checkpoint_steps=checkpoint_steps,
+        allowed_sites=sites,
+    )
+
+
+def signals(a: float, b: float) -> SiteSignals:
+    return SiteSignals(
+        sites=("a", "b"),
+        grid_start_utc=pd.Timestamp(T0),
+        step_min=15,
+        intensity_g_per_kwh=np.array([[a] * N_STEPS, [b] * N_STEPS], dtype=np.float64),
+    )
+
+
+def executed(rp: Replanner, table: JobTable) -> tuple[JobTable, StepPlan]:
+    """The done jobs and the placement each one last ran by."""
+    done = [j for j, r in rp.executor.records.items() if r.state is JobState.DONE]
+    plan = rp.current_plan()
+    keep = np.isin(plan.job_id.astype(str), done)
+    rows = StepPlan(plan.job_id[keep], plan.site[keep], plan.step[keep], plan.grid_start_utc, 15)
+    return take_jobs(table, [table.row(j) for j in done]), rows
+
+
+def test_failure_capacity_cut_and_new_forecast_each_trigger_a_replan() -> None:
+    wall = Wall()
+    clock = SimClock(T0, 1.0, wall_origin_s=wall.t, wall=wall)
+    launcher = HoldingLauncher(clock)
+    calls: dict[str, int] = {}
+
+    def run_job(j: PlannedJob) -> str:
+        calls[j.job_id] = calls.get(j.job_id, 0) + 1
+        if j.job_id in ("flaky", "ckpt") and calls[j.job_id] == 1:
+            raise RuntimeError(f"{j.job_id}: crash on first launch")
+        return j.job_id
+
+    table = JobTable.from_jobs(
+        [
+            job("x", 2, (0, 16), ("a", "b")),
+            job("y", 2, (0, 16), ("a", "b")),
+            job("flaky", 2, (0, 16), ("a", "b")),
+            job("ckpt", 4, (0, 16), ("b",), interruptible=True, checkpoint_steps=2),
+            job("only-a", 2, (6, 8), ("a",)),
+            job("late", 2, (8, 16), ("a", "b")),
+        ]
+    )
+    capacity = {"a": 2.0, "b": 2.0}
+    rp = Replanner(
+        table,
+        signals=signals(1.0, 5.0),
+        capacity_mw=capacity,
+        clock=clock,
+        command="run",
+        functions={"run": run_job},
+        launcher=launcher,
+        slot_steps=1,
+    )
+    assert rp.history[0].reason == "start" and rp.unplaced == {}
+    cut_utc, back_utc = T0 + 6 * STEP, T0 + 8 * STEP
+    cut = {"site": "a", "from_utc": cut_utc, "to_mw": 0.0, "until_utc": back_utc}
+    for _ in range(400):
+        wall.t += 60.0  # a minute of plan per tick
+        now = clock.now_utc()
+        if now >= T0 + 3 * STEP and not any("capacity" in e.reason for e in rp.history):
+            # a loses all its capacity in steps 6 and 7
+            rp.set_capacity(reduce_site_capacity(capacity, rp._signals, **cut))  # type: ignore[arg-type]
+        if now >= T0 + 4 * STEP and not any("signals" in e.reason for e in rp.history):
+            rp.set_signals(signals(5.0, 1.0))  # b is now the clean site
+        if rp.executor.states().get("ckpt") is JobState.RUNNING:
+            rp.note_progress("ckpt", 2)  # its checkpoint after two steps, before it fails
+        rp.step()
+        if rp.finished():
+            break
+    assert rp.finished(), rp.executor.records
+
+    states = rp.executor.states()
+    assert {j for j, s in states.items() if s is JobState.DONE} == {
+        "x",
+        "y",
+        "flaky",
+        "ckpt",
+        "late",
+    }
+    # only-a may run on a only, in steps 6-7, when a is gone: reported with its reason and taken
+    # out of the executor, never dropped silently and never launched.
+    assert set(rp.unplaced) == {"only-a"} and "capacity" in rp.unplaced["only-a"]
+    assert states["only-a"] is JobState.CANCELLED
+    launched = [j for j, *_ in launcher.launched]
+    assert "only-a" not in launched
+    assert launched.count("flaky") == 2 and launched.count("ckpt") == 2
+    assert all(launched.count(j) == 1 for j in ("x", "y", "late"))
+    reasons = [e.reason for e in rp.history]
+    assert any(r.startswith("failed: flaky") for r in reasons)
+    assert any("failed: ckpt" in r for r in reasons)
+    assert any("capacity" in r for r in reasons) and any("signals" in r for r in reasons)
+    # late stays on a (the clean site, back from step 8) through the cut; the new forecast
+    # makes b the clean site and moves it there.
+    (cut_event,) = [e for e in rp.history if "capacity" in e.reason]
+    (fresh,) = [e for e in rp.history if "signals" in e.reason]
+    assert cut_event.plan.get("late") is not None and cut_event.plan.get("late").site == "a"  # type: ignore[union-attr]
+    assert fresh.plan.sites == ("b",) and "late" in fresh.plan
+    assert rp.placements["late"].site == "b"
+    # ckpt resumed after its checkpoint: its last run was 2 steps, not 4.
+    assert rp.placements["ckpt"].steps == 2
+    resumed = [e for e in rp.history if "ckpt" in e.result.resumed_steps]
+    assert resumed and resumed[0].result.resumed_steps == {"ckpt": 2}
+    # Every re-plan accounted for every job once; versions rise by one.
+    for e in rp.history:
+        assert (
+            check_replan(
+                table.ids,
+                finished=e.result.finished,
+                running=e.result.running,
+                planned=e.result.plan,
+                unplaced=e.result.unplaced,
+            )
+            == []
+        )
+    assert [e.version for e in rp.history] == list(range(len(rp.history)))
+    # No job launched on a while it is cut, nor running into the cut.
+    for job_id, site, at in launcher.launched:
+        end = at + table.duration_steps[table.row(job_id)] * STEP
+        assert site != "a" or end <= cut_utc or at >= back_utc, (job_id, at)
+    # The executed schedule (each done job by its last placement) passes the validator with
+    # the capacity as finally known; the resumed job is checked on what it ran last.
+    done_table, rows = executed(rp, table)
+    done_table = dataclasses.replace(
+        done_table,
+        duration_steps=np.array([rp.placements[j].steps for j in done_table.ids]),
+        _row={},
+    )
+    final_cap = reduce_site_capacity(capacity, rp._signals, **cut)  # type: ignore[arg-type]
+    assert (
+        check_plan(done_table, rows, site_capacity_mw=dict(zip(("a", "b"), final_cap, strict=True)))
+        == []
+    )
+    # Each launch was at its placement's start and site.
+    for job_id, site, at in launcher.launched:
+        if job_id in ("flaky", "ckpt"):
+            continue
+        p = rp.placements[job_id]
+        assert site == p.site and p.start_utc <= at <= p.start_utc + dt.timedelta(
+            minutes=1
+        )  # one tick
+
+
+def test_a_job_that_cannot_be_placed_is_reported_and_placed_later_if_room_returns() -> None:
+    wall = Wall()
+    clock = SimClock(T0, 1.0, wall_origin_s=wall.t, wall=wall)
+    table = JobTable.from_jobs([job("p", 2, (0, 16), ("a",)), job("q", 2, (0, 16), ("a",))])
+    rp = Replanner(
+        table,
+        signals=signals(1.0, 1.0),
+        capacity_mw={"a": 0.0, "b": 1.0},
+        clock=clock,
+        command="run",
+        functions={"run": lambda j: None},
+        launcher=HoldingLauncher(clock),
+        slot_steps=1,
+    )
+    assert set(rp.unplaced) == {"p", "q"} and len(rp.executor.plan) == 0
+    assert rp.finished()  # nothing can run: every job is accounted for by its report
+    rp.set_capacity({"a": 1.0, "b": 1.0})
+    assert not rp.finished()
+    for _ in range(200):
+        wall.t += 60.0
+        rp.step()
+        if rp.finished():
+            break
+    assert rp.executor.states() == {"p": JobState.DONE, "q": JobState.DONE}
+    assert rp.unplaced == {}
+    p, q = rp.placements["p"], rp.placements["q"]
+    assert p.end_utc <= q.start_utc or q.end_utc <= p.start_utc  # 1 MW: one after the other
+
+
+def test_bad_commands_and_progress_are_refused() -> None:
+    clock = SimClock(T0, 1.0)
+    table = JobTable.from_jobs([job("p", 2, (0, 16), ("a",))])
+    kw = {"signals": signals(1.0, 1.0), "capacity_mw": [1.0, 1.0], "clock": clock}
+    with pytest.raises(InputError, match=r"command: no command for job\(s\) \['p'\]"):
+        Replanner(table, command={"other": "run"}, functions={"run": print}, **kw)  # type: ignore[arg-type]
+    rp = Replanner(table, command="run", functions={"run": print}, **kw)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="job 'zz' is not in the queue"):
+        rp.note_progress("zz", 1)
+    with pytest.raises(InputError, match="pass capacity_mw for them too"):
+        rp.set_signals(SiteSignals(("a",), pd.Timestamp(T0), 15, np.ones((1, N_STEPS))))
