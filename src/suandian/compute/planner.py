@@ -11,8 +11,13 @@ steps, default one hour) and thereby its *capacity curve*. Jobs are aggregated i
 
 so energy released in slot ``h`` can be served in any slot of ``[h, D)`` on any allowed site:
 flow over time, which is the interval (Hall) condition of every window at once without one
-variable block per window. Per group and slot the energy served ``Y[g, h]`` is at most the power
-of the group's released jobs × slot length (no job runs faster than its power).
+variable block per window. Per group and slot the energy served ``Y[g, h]`` lies between two
+sums over the group's jobs, taken on each job's own window, not the widened one
+(:func:`_slot_limits`): at most ``p · min(k, n)`` steps' energy where the window has ``n`` steps
+in the slot (no job runs faster than its power, nor past its own deadline), and at least the
+steps it cannot avoid (a non-interruptible job always runs ``[r + σ, r + k)``, slack ``σ``; any
+job runs at least ``n − σ`` of the ``n``). Because past its jobs' deadlines a group can serve
+nothing, rounding deadlines up (``deadline_bucket_slots``) costs the bound little.
 
 Groups with the same site set ``m`` share one split over sites: ``Σ_{g ∈ m} Y[g, h] =
 Σ_{s ∈ m} z[m, s, h]``. This is exact, not a relaxation: any per-group split ``y[g, s, h]``
@@ -27,7 +32,7 @@ energy at zero.
 Every job-level plan maps onto a feasible point of this LP (its energy per group, site and slot),
 and each aggregation only widens the feasible set or lowers a cost, so the LP optimum is a lower
 bound on the objective of any job-level plan: it relaxes non-interruptibility, checkpoints,
-one-site-per-job and the per-job rate limit (to a per-group one).
+one-site-per-job and the per-job limits (to per-group sums).
 
 HiGHS's interior-point solver without crossover solves it (several times faster than the dual
 simplex here). The reported ``objective_value`` is not the primal objective but the Lagrangian
@@ -38,13 +43,25 @@ marginal cost of energy per site and slot (``price_per_mwh``), which the packer 
 
 Job level (:func:`pack_jobs`)
 -----------------------------
-Jobs are placed one by one, non-interruptible first, then least slack, then highest energy: for
-every allowed site the cheapest feasible steps of the window — the ``k`` cheapest for an
-interruptible job with ``checkpoint_steps == 1``, the cheapest run of ``k`` consecutive steps
-otherwise (a job with coarser checkpoints is placed whole: valid, not optimal) — and the site whose
-choice costs least. Pass 1 allows only steps where the site's remaining curve and capacity both hold
-the job's power; the repair pass places the rest wherever capacity remains, cheapest first. A job
-that still does not fit is reported with the reason, never dropped silently.
+Three passes, each vectorised over batches of jobs (:func:`_choose`).
+
+1. *First pass.* Jobs in order — non-interruptible first, then least slack, then highest
+   energy — each take the cheapest feasible steps of their window on the cheapest allowed site:
+   the ``k`` cheapest for an interruptible job with ``checkpoint_steps == 1``, the cheapest run of
+   ``k`` consecutive steps otherwise (a job with coarser checkpoints is placed whole: valid, not
+   optimal). A step is feasible where the site's free capacity holds the job's power. Steps are
+   priced at the LP's marginal price where it exceeds the step's cost, so a job that may run
+   elsewhere leaves a full site to those that may not. A batch's choices are made against the
+   capacity at its start; one that still fits is still the best (capacity only shrinks), so only
+   choices that collide with an earlier one are made again.
+2. *Repair.* A job that found no room moves placed jobs out of its way
+   (:func:`_evict_and_place`): on the site and steps needing the least freed power, jobs allowed on
+   more sites, then smaller ones, are lifted until it fits, and placed again elsewhere; if one of
+   them no longer fits, all is put back.
+3. *Improvement.* ``improve_sweeps`` sweeps move each job to its cheapest placement at the true
+   cost given all the others; every move lowers the objective and keeps the plan feasible.
+
+A job that still does not fit is reported with the reason, never dropped silently.
 """
 
 from __future__ import annotations
@@ -289,6 +306,10 @@ def plan_capacity(
         Carbon price of ``weighted``. [CNY/tCO₂]
     slot_steps : int
         Steps per LP slot; 4 at 15 min is the hourly resolution of grid intensity.
+    deadline_bucket_slots : int
+        Round deadlines up to a multiple of this many slots: fewer groups, and the bound
+        hardly loosens, since past its jobs' own deadlines a group serves nothing
+        (:func:`_slot_limits`).
     use_surplus : bool
         Count on-site surplus as free green energy (needs ``signals.surplus_mw``).
 
@@ -319,8 +340,9 @@ def plan_capacity(
 
     # groups: (allowed-site set, deadline slot)
     r_h = r // slot_steps
-    bucket = deadline_bucket_slots * slot_steps
-    d_h = np.minimum(-(-d // bucket) * deadline_bucket_slots, n_h)
+    d_h = -(-d // slot_steps)
+    d_h = -(-d_h // deadline_bucket_slots) * deadline_bucket_slots
+    d_h = np.minimum(d_h, n_h)
     live = d_h > r_h
     # One id per distinct allowed-site set (rows of the jobs × sites matrix; any site count).
     masks, mask_of = np.unique(allowed[live], axis=0, return_inverse=True)
@@ -330,13 +352,10 @@ def plan_capacity(
     n_g = len(groups)
     g_deadline = groups % (n_h + 1)
     g_mask = groups // (n_h + 1)
-    energy = (jobs.power_mw * jobs.duration_steps * signals.step_h)[live]
-    power = jobs.power_mw[live]
+    energy_mwh = (jobs.power_mw * jobs.duration_steps * signals.step_h)[live]
     rel = np.zeros((n_g, n_h))
-    np.add.at(rel, (group_of, r_h[live]), energy)
-    rate = np.zeros((n_g, n_h + 1))
-    np.add.at(rate, (group_of, r_h[live]), power)
-    rate = np.cumsum(rate, axis=1)[:, :n_h] * slot_h
+    np.add.at(rel, (group_of, r_h[live]), energy_mwh)
+    rate, must = _slot_limits(jobs, live, group_of, r, d, n_g, n_h, slot_steps, signals.step_h)
     g_start = np.full(n_g, n_h, dtype=np.int64)
     np.minimum.at(g_start, group_of, r_h[live])
 
@@ -412,7 +431,7 @@ def plan_capacity(
         ]
     )
     rhs = np.concatenate([-rel[cell_g, cell_h], np.zeros(n_mh + n_sh)])
-    col_lower = np.zeros(n_cols)
+    col_lower = np.concatenate([must[cell_g, cell_h], np.zeros(n_cols - n_cells)])
     # grid ≤ capacity − surplus: at the optimum green takes the surplus first, so this is
     # green + grid ≤ capacity without a row
     col_upper = np.concatenate(
@@ -482,6 +501,82 @@ def plan_capacity(
     )
 
 
+def _slot_limits(
+    jobs: JobTable,
+    live: npt.NDArray[np.bool_],
+    group_of: IntArray,
+    r: IntArray,
+    d: IntArray,
+    n_g: int,
+    n_h: int,
+    slot_steps: int,
+    step_h: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Most and least energy each group can serve per slot, from its jobs' own windows. [MWh]
+
+    A job serves at most ``p · min(k, n)`` steps' energy in a slot where its window has ``n``
+    steps, and at least the steps it cannot avoid: a non-interruptible job runs throughout
+    ``[r + σ, r + k)`` (slack ``σ = w − k``) wherever it starts, any job runs at least
+    ``n − σ`` of the ``n``. Both hold for every job-level plan, so bounding a group's served
+    energy by their sums keeps the LP a relaxation, and makes rounded-up deadlines cheap: past
+    its jobs' own deadlines a group can serve nothing.
+    """
+    p = jobs.power_mw[live] * step_h
+    k = jobs.duration_steps[live]
+    a, b = r[live], d[live]
+    slack = (b - a) - k
+    rate = _overlap_per_slot(group_of, a, b, p, k, n_g, n_h, slot_steps)
+    fixed = ~jobs.interruptible[live] & (slack >= 0) & (slack < k)
+    must = _overlap_per_slot(
+        group_of[fixed],
+        (a + slack)[fixed],
+        (a + k)[fixed],
+        p[fixed],
+        k[fixed],
+        n_g,
+        n_h,
+        slot_steps,
+    )
+    short = jobs.interruptible[live] & (slack >= 0) & (slack < slot_steps)
+    if short.any():
+        g, a_s, b_s, p_s, sl = group_of[short], a[short], b[short], p[short], slack[short]
+        first, last = a_s // slot_steps, (b_s - 1) // slot_steps
+        n = last - first + 1
+        job = np.repeat(np.arange(len(g)), n)
+        h = first[job] + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        steps_in = np.minimum(b_s[job], (h + 1) * slot_steps) - np.maximum(a_s[job], h * slot_steps)
+        np.add.at(must, (g[job], h), p_s[job] * np.maximum(steps_in - sl[job], 0))
+    return rate, must
+
+
+def _overlap_per_slot(
+    group: IntArray,
+    start: IntArray,
+    end: IntArray,
+    weight: FloatArray,
+    cap_steps: IntArray,
+    n_g: int,
+    n_h: int,
+    slot_steps: int,
+) -> FloatArray:
+    """Per group and slot, Σ weight · min(cap_steps, steps of ``[start, end)`` in the slot)."""
+    out = np.zeros((n_g, n_h + 1))
+    keep = end > start
+    g, a, b, w, c = group[keep], start[keep], end[keep], weight[keep], cap_steps[keep]
+    first, last = a // slot_steps, (b - 1) // slot_steps
+    one = first == last
+    np.add.at(out, (g[one], first[one]), w[one] * np.minimum(c[one], (b - a)[one]))
+    g, a, b, w, c, first, last = (x[~one] for x in (g, a, b, w, c, first, last))
+    np.add.at(out, (g, first), w * np.minimum(c, (first + 1) * slot_steps - a))
+    np.add.at(out, (g, last), w * np.minimum(c, b - last * slot_steps))
+    # whole slots in between, by a difference array over slots
+    full = np.zeros((n_g, n_h + 1))
+    inner = last > first + 1
+    np.add.at(full, (g[inner], first[inner] + 1), (w * np.minimum(c, slot_steps))[inner])
+    np.add.at(full, (g[inner], last[inner]), -(w * np.minimum(c, slot_steps))[inner])
+    return (out + np.cumsum(full, axis=1))[:, :n_h]
+
+
 def _solve(
     cost: FloatArray,
     col_lower: FloatArray,
@@ -549,6 +644,11 @@ def _dual_bound(
 
 # --- job level -----------------------------------------------------------------------------------
 
+_BATCH_JOBS = 256  # jobs chosen together in one vectorised step
+_BATCH_CELLS = 2_000_000  # cap on jobs × sites × window steps per batch
+_EVICT_SITES = 3  # sites tried per job by the eviction repair
+_WIDTH_CHUNKS = 4  # a batch's choice is computed in chunks of similar window length
+
 
 @dataclass(frozen=True, eq=False)
 class PackResult:
@@ -563,7 +663,11 @@ class PackResult:
     site_p_mw : ndarray (sites, steps)
         Power of the placed jobs per site and step. [MW]
     repaired : int
-        Jobs placed by the repair pass (outside the curve).
+        Jobs placed by the repair pass (after moving placed jobs out of their way).
+    order : ndarray (jobs,)
+        The order of the first pass.
+    improved : int
+        Moves of the improvement sweeps (a job to cheaper steps or another site).
     """
 
     plan: Plan
@@ -571,6 +675,250 @@ class PackResult:
     site_p_mw: FloatArray
     repaired: int = 0
     order: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    improved: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class _JobArrays:
+    """The per-job columns the packer reads: window, run steps, power, shape, sites."""
+
+    r: IntArray
+    d: IntArray
+    k: IntArray
+    p_mw: FloatArray
+    contiguous: npt.NDArray[np.bool_]
+    allowed: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class _Choice:
+    """Cheapest feasible placement per job of a batch (site −1: none)."""
+
+    site: IntArray
+    steps: list[IntArray]
+    total: FloatArray  # Σ over the chosen steps of the step cost [objective unit / MWh]
+    own_total: FloatArray  # the same over the job's current steps (inf: not placed)
+
+
+def _choose(
+    rows: IntArray,
+    jobs: _JobArrays,
+    cost_per_mwh: FloatArray,
+    free_mw: FloatArray,
+    load_mw: FloatArray,
+    surplus_mw: FloatArray | None,
+    *,
+    own_site: IntArray | None = None,
+    own_steps: Sequence[IntArray] | None = None,
+) -> _Choice:
+    """Cheapest feasible (site, steps) of each job in ``rows``, all at once.
+
+    A job may run in a step of an allowed site where the free capacity holds its power: the
+    ``k`` cheapest such steps if it may pause anywhere, else the cheapest run of ``k``
+    consecutive ones. With ``own_*`` each job's current placement counts as free (a move).
+    With surplus, a step costs its unit cost × the share of the job the surplus left by the
+    load does not cover. Jobs are split by window length into chunks so that short windows
+    are not padded to the longest.
+    """
+    n_b = len(rows)
+    site = np.full(n_b, -1, dtype=np.int64)
+    total = np.full(n_b, np.inf)
+    own_total = np.full(n_b, np.inf)
+    steps: list[IntArray] = [np.zeros(0, dtype=np.int64)] * n_b
+    width = jobs.d[rows] - jobs.r[rows]
+    by_width = np.argsort(width, kind="stable")
+    for chunk in np.array_split(by_width, min(_WIDTH_CHUNKS, n_b)):
+        if not len(chunk):
+            continue
+        ch = _choose_chunk(
+            rows[chunk],
+            jobs,
+            cost_per_mwh,
+            free_mw,
+            load_mw,
+            surplus_mw,
+            own_site=None if own_site is None else own_site[chunk],
+            own_steps=None if own_steps is None else [own_steps[i] for i in chunk],
+        )
+        site[chunk] = ch.site
+        total[chunk] = ch.total
+        own_total[chunk] = ch.own_total
+        for n, i in enumerate(chunk):
+            steps[i] = ch.steps[n]
+    return _Choice(site=site, steps=steps, total=total, own_total=own_total)
+
+
+def _choose_chunk(
+    rows: IntArray,
+    jobs: _JobArrays,
+    cost_per_mwh: FloatArray,
+    free_mw: FloatArray,
+    load_mw: FloatArray,
+    surplus_mw: FloatArray | None,
+    *,
+    own_site: IntArray | None,
+    own_steps: Sequence[IntArray] | None,
+) -> _Choice:
+    # one row per (job, allowed site): a pair
+    n_b = len(rows)
+    a, w, k, p = jobs.r[rows], jobs.d[rows] - jobs.r[rows], jobs.k[rows], jobs.p_mw[rows]
+    n_s, n_t = cost_per_mwh.shape
+    pj, ps = np.nonzero(jobs.allowed[rows])
+    n_p = len(pj)
+    width = int(w.max())
+    off = np.arange(width)
+    t = np.minimum(a[pj][:, None] + off, n_t - 1)  # (P, W)
+    inside = off < w[pj][:, None]
+    free = free_mw[ps[:, None], t]
+    load = load_mw[ps[:, None], t] if surplus_mw is not None else None
+    own_pair = own_t = np.zeros(0, dtype=np.int64)
+    if own_site is not None and own_steps is not None:
+        pair_of = np.full((n_b, n_s), -1, dtype=np.int64)
+        pair_of[pj, ps] = np.arange(n_p)
+        held = np.flatnonzero(own_site >= 0)
+        counts = np.array([len(own_steps[int(i)]) for i in held], dtype=np.int64)
+        jb = np.repeat(held, counts)
+        own_pair = pair_of[jb, np.repeat(own_site[held], counts)]
+        own_t = (
+            np.concatenate([own_steps[int(i)] for i in held]) - a[jb]
+            if len(held)
+            else np.zeros(0, dtype=np.int64)
+        )
+        free[own_pair, own_t] += p[jb]
+        if load is not None:
+            load[own_pair, own_t] -= p[jb]
+    pp = p[pj][:, None]
+    ok = (free >= pp - _EPS_MW) & inside
+    cost = cost_per_mwh[ps[:, None], t]
+    if surplus_mw is not None and load is not None:
+        cost = cost * np.clip(load + pp - surplus_mw[ps[:, None], t], 0.0, pp) / pp
+    tot = np.full(n_p, np.inf)
+    start = np.zeros(n_p, dtype=np.int64)
+    pick = np.flatnonzero(~jobs.contiguous[rows][pj])
+    if len(pick):
+        # k cheapest feasible steps: sort, prefix sum, the k-th
+        srt = np.sort(np.where(ok[pick], cost[pick], np.inf), axis=1)
+        tot[pick] = np.cumsum(srt, axis=1)[np.arange(len(pick)), k[pj[pick]] - 1]
+    run = np.flatnonzero(jobs.contiguous[rows][pj])
+    if len(run):
+        # cheapest k consecutive feasible steps: window sums of one prefix sum, where an
+        # infeasible step costs more than any feasible window
+        big = (float(cost_per_mwh.max()) + 1.0) * (width + 1)
+        csum = np.zeros((len(run), width + 1))
+        np.cumsum(np.where(ok[run], cost[run], big), axis=1, out=csum[:, 1:])
+        kk = k[pj[run]][:, None]
+        end = np.minimum(off + kk, width)
+        sums = csum[np.arange(len(run))[:, None], end] - csum[:, :width]
+        sums = np.where((sums < big) & (off + kk <= w[pj[run]][:, None]), sums, np.inf)
+        start[run] = np.argmin(sums, axis=1)
+        tot[run] = sums[np.arange(len(run)), start[run]]
+    # per job, its cheapest pair (pairs come sorted by job; ties go to the lower site)
+    by_cost = np.lexsort((tot, pj))
+    first = by_cost[np.concatenate([[True], pj[by_cost][1:] != pj[by_cost][:-1]])]
+    site = np.full(n_b, -1, dtype=np.int64)
+    total = np.full(n_b, np.inf)
+    total[pj[first]] = tot[first]
+    found = np.isfinite(total)
+    site[pj[first]] = np.where(found[pj[first]], ps[first], -1)
+    steps: list[IntArray] = [np.zeros(0, dtype=np.int64)] * n_b
+    best = np.full(n_b, -1, dtype=np.int64)
+    best[pj[first]] = first
+    free_pick = np.flatnonzero(found & ~jobs.contiguous[rows])
+    if len(free_pick):
+        rank = np.argsort(
+            np.where(ok[best[free_pick]], cost[best[free_pick]], np.inf), axis=1, kind="stable"
+        )
+        for n, i in enumerate(free_pick):
+            steps[i] = a[i] + np.sort(rank[n, : k[i]])
+    for i in np.flatnonzero(found & jobs.contiguous[rows]):
+        s0 = a[i] + start[best[i]]
+        steps[i] = np.arange(s0, s0 + k[i])
+    own_total = np.full(n_b, np.inf)
+    if len(own_pair):
+        held_cost = np.bincount(own_pair, cost[own_pair, own_t], minlength=n_p)
+        own_total[pj[np.unique(own_pair)]] = held_cost[np.unique(own_pair)]
+    return _Choice(site=site, steps=steps, total=total, own_total=own_total)
+
+
+def _fits_in_order(
+    site: IntArray,
+    steps: Sequence[IntArray],
+    p_mw: FloatArray,
+    free_mw: FloatArray,
+    skip: Sequence[IntArray] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Whether each placement still fits when all before it in the batch are taken too.
+
+    Conservative: a placement counts against the ones after it even when it does not fit
+    itself. ``skip`` gives, per placement, steps that need no new capacity (its own).
+    """
+    n_t = free_mw.shape[1]
+    counts = np.array([len(x) for x in steps], dtype=np.int64)
+    pos = np.repeat(np.arange(len(steps)), counts)
+    cells = np.repeat(site, counts) * n_t + np.concatenate(steps)
+    if skip is not None:
+        own = np.repeat(site, [len(x) for x in skip]) * n_t + np.concatenate(skip)
+        own_key = np.repeat(np.arange(len(skip)), [len(x) for x in skip]) * free_mw.size + own
+        keep = ~np.isin(pos * free_mw.size + cells, own_key)
+        pos, cells = pos[keep], cells[keep]
+    order = np.lexsort((pos, cells))
+    c_sorted = cells[order]
+    p_sorted = p_mw[pos[order]]
+    csum = np.cumsum(p_sorted)
+    first = np.concatenate([[True], c_sorted[1:] != c_sorted[:-1]])
+    base = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+    used = csum - csum[base] + p_sorted[base]
+    bad = used > free_mw.ravel()[c_sorted] + _EPS_MW
+    fits: npt.NDArray[np.bool_] = np.bincount(pos[order][bad], minlength=len(steps)) == 0
+    return fits
+
+
+@dataclass
+class _Packing:
+    """Mutable state of one :func:`pack_jobs` call: free capacity, load and placements."""
+
+    free_mw: FloatArray
+    load_mw: FloatArray
+    p_mw: FloatArray
+    site: IntArray
+    steps: list[IntArray]
+
+    def put(self, j: int, s: int, steps: IntArray) -> None:
+        self.free_mw[s, steps] -= self.p_mw[j]
+        self.load_mw[s, steps] += self.p_mw[j]
+        self.site[j] = s
+        self.steps[j] = steps
+
+    def lift(self, j: int) -> tuple[int, IntArray]:
+        s, steps = int(self.site[j]), self.steps[j]
+        self.free_mw[s, steps] += self.p_mw[j]
+        self.load_mw[s, steps] -= self.p_mw[j]
+        self.site[j] = -1
+        return s, steps
+
+    def put_many(self, rows: IntArray, site: IntArray, steps: Sequence[IntArray]) -> None:
+        n_s, n_t = self.free_mw.shape
+        counts = np.array([len(x) for x in steps], dtype=np.int64)
+        cells = np.repeat(site, counts) * n_t + np.concatenate(steps)
+        add = np.bincount(cells, np.repeat(self.p_mw[rows], counts), minlength=n_s * n_t)
+        self.free_mw -= add.reshape(n_s, n_t)
+        self.load_mw += add.reshape(n_s, n_t)
+        self.site[rows] = site
+        for j, x in zip(rows, steps, strict=True):
+            self.steps[j] = x
+
+
+def _batches(order: IntArray, width: IntArray, n_s: int) -> list[IntArray]:
+    """Consecutive slices of ``order`` of at most _BATCH_JOBS jobs and _BATCH_CELLS cells."""
+    out = []
+    i = 0
+    while i < len(order):
+        n = _BATCH_JOBS
+        while n > 1 and n * n_s * int(width[order[i : i + n]].max()) > _BATCH_CELLS:
+            n //= 2
+        out.append(order[i : i + n])
+        i += n
+    return out
 
 
 def pack_jobs(
@@ -581,131 +929,266 @@ def pack_jobs(
     capacity_mw: Mapping[str, float] | npt.ArrayLike,
     objective: Objective = "carbon",
     carbon_price_cny_per_t: float = 0.0,
+    improve_sweeps: int = 1,
 ) -> PackResult:
-    """Place every job under the curves, repair the rest, report what cannot fit.
+    """Place every job that can meet its deadline; report the rest with the reason.
 
     Parameters
     ----------
     capacity_curves : CapacityPlan or array (sites, steps)
-        Power per site and step that pass 1 may fill. [MW]
+        The energy level's result, whose marginal prices steer the first pass; or a curve of
+        power per site and step, whose empty steps (≤ 0 MW) the first pass avoids. [MW]
     capacity_mw : mapping site → MW, or array (sites,) or (sites, steps)
         Hard capacity, never exceeded. [MW]
+    improve_sweeps : int
+        Passes of the improvement sweep (0: none).
     """
     cap = _capacity_array(capacity_mw, signals)
-    by_group = isinstance(capacity_curves, CapacityPlan) and len(capacity_curves.group_p_mw) > 0
-    curve = np.array(
-        capacity_curves.p_mw if isinstance(capacity_curves, CapacityPlan) else capacity_curves,
-        dtype=np.float64,
-    )
-    if isinstance(capacity_curves, CapacityPlan) and by_group:
-        if len(capacity_curves.job_group) != len(jobs):
+    unit_cost = step_cost_per_mwh(signals, objective, carbon_price_cny_per_t=carbon_price_cny_per_t)
+    if isinstance(capacity_curves, CapacityPlan):
+        if len(capacity_curves.job_group) not in (0, len(jobs)):
             raise InputError(
                 "capacity_curves were planned for other jobs; plan_capacity these jobs first"
             )
-        job_group = capacity_curves.job_group
-        group_curve = [c + 1e-7 for c in capacity_curves.group_p_mw]  # solver tolerance
-        group_start = capacity_curves.group_start_step
+        curve = np.asarray(capacity_curves.p_mw, dtype=np.float64)
+        price = capacity_curves.price_per_mwh
+    else:
+        curve = np.asarray(capacity_curves, dtype=np.float64)
+        price = None
     if curve.shape != cap.shape:
         raise InputError(f"capacity_curves: shape {curve.shape}, expected {cap.shape}")
+    if price is not None and price.shape == cap.shape:
+        # The LP's marginal price adds the value of capacity where it binds: a job that may
+        # run elsewhere leaves a full site to the jobs that may not.
+        choice_cost = np.maximum(unit_cost, price)
+    else:
+        penalty = 2.0 * float(unit_cost.max() - unit_cost.min()) + 1.0
+        choice_cost = unit_cost + penalty * (curve <= _EPS_MW)
     allowed = _site_columns(jobs, signals)
     r, d = _windows(jobs, signals)
-    unit_cost = step_cost_per_mwh(signals, objective, carbon_price_cny_per_t=carbon_price_cny_per_t)
-    surplus = signals.surplus_mw
-    rem = cap.copy()
-    curve = np.minimum(curve + 1e-7, cap)  # solver tolerance
-    load = np.zeros_like(cap)
-    # Leaving the curve costs more than any gain in the objective from one step to another.
-    penalty = 2.0 * float(unit_cost.max() - unit_cost.min()) + 1.0
     k_all = jobs.duration_steps
     p_all = jobs.power_mw
+    contiguous = ~(jobs.interruptible & (jobs.checkpoint_steps == 1))
+    cols = _JobArrays(r=r, d=d, k=k_all, p_mw=p_all, contiguous=contiguous, allowed=allowed)
+    surplus = signals.surplus_mw
+    n_s = cap.shape[0]
+    state = _Packing(
+        free_mw=cap.copy(),
+        load_mw=np.zeros_like(cap),
+        p_mw=p_all,
+        site=np.full(len(jobs), -1, dtype=np.int64),
+        steps=[np.zeros(0, dtype=np.int64)] * len(jobs),
+    )
     slack = (d - r) - k_all
     order = np.lexsort((-p_all * k_all, slack, jobs.interruptible)).astype(np.int64)
-    site_idx = [np.flatnonzero(row) for row in allowed]
-    chosen_site = np.full(len(jobs), -1, dtype=np.int64)
-    chosen_steps: list[IntArray | None] = [None] * len(jobs)
-    unplaced: dict[str, str] = {}
+    live = (slack >= 0) & allowed.any(axis=1)
+    width = np.maximum(d - r, 1)
 
-    def place(i: int, *, under_curve: bool) -> bool:
-        a, b, k, p = int(r[i]), int(d[i]), int(k_all[i]), float(p_all[i])
-        sites = site_idx[i]
-        if b - a < k or len(sites) == 0:
-            return False
-        ok = rem[sites, a:b] >= p - _EPS_MW
-        if surplus is None:
-            c = unit_cost[sites, a:b]
-        else:
-            over = np.clip(load[sites, a:b] + p - surplus[sites, a:b], 0.0, p) / p
-            c = unit_cost[sites, a:b] * over
-        g = g0 = -1
-        if under_curve and by_group:
-            g = int(job_group[i])
-            if g >= 0:
-                g0 = a - int(group_start[g])
-                g_sub = group_curve[g][:, g0 : g0 + b - a]
-                c = c + penalty * np.clip(p - g_sub, 0.0, p) / p
-        elif under_curve:
-            c = c + penalty * np.clip(p - curve[sites, a:b], 0.0, p) / p
-        if jobs.interruptible[i] and jobs.checkpoint_steps[i] == 1:
-            if k == b - a:
-                ok_sites = ok.all(axis=1)
-                if not ok_sites.any():
-                    return False
-                totals = np.where(ok_sites, c.sum(axis=1), np.inf)
-                j = int(np.argmin(totals))
-                steps = np.arange(a, b)
-            else:
-                cc = np.where(ok, c, np.inf)
-                part = np.partition(cc, k - 1, axis=1)[:, :k]
-                totals = part.sum(axis=1)
-                j = int(np.argmin(totals))
-                if not np.isfinite(totals[j]):
-                    return False
-                steps = a + np.sort(np.argpartition(cc[j], k - 1)[:k])
-        else:
-            bad = np.concatenate([np.zeros((len(sites), 1)), np.cumsum(~ok, axis=1)], axis=1)
-            csum = np.concatenate([np.zeros((len(sites), 1)), np.cumsum(c, axis=1)], axis=1)
-            n_bad = bad[:, k:] - bad[:, :-k]
-            totals = np.where(n_bad == 0, csum[:, k:] - csum[:, :-k], np.inf)
-            flat = int(np.argmin(totals))
-            j, s0 = divmod(flat, totals.shape[1])
-            if not np.isfinite(totals[j, s0]):
-                return False
-            steps = np.arange(a + s0, a + s0 + k)
-        s = int(sites[j])
-        if g >= 0:
-            cells = group_curve[g][j, g0 + steps - a]
-            group_curve[g][j, g0 + steps - a] = cells - np.minimum(cells, p)
-        rem[s, steps] -= p
-        curve[s, steps] -= p
-        load[s, steps] += p
-        chosen_site[i] = s
-        chosen_steps[i] = steps
-        return True
+    # pass 1: batches in order; a choice made against the batch's start is still the best
+    # one if it still fits (capacity only shrinks), so only placements that collide are redone
+    left: list[IntArray] = []
+    for batch in _batches(order[live[order]], width, n_s):
+        todo = batch
+        while len(todo):
+            ch = _choose(todo, cols, choice_cost, state.free_mw, state.load_mw, surplus)
+            found = ch.site >= 0
+            left.append(todo[~found])
+            rows = todo[found]
+            site = ch.site[found]
+            steps = [ch.steps[i] for i in np.flatnonzero(found)]
+            if not len(rows):
+                break
+            fits = _fits_in_order(site, steps, p_all[rows], state.free_mw)
+            kept = [x for x, f in zip(steps, fits, strict=True) if f]
+            state.put_many(rows[fits], site[fits], kept)
+            todo = rows[~fits]
+    leftover = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
 
-    left = [int(i) for i in order if not place(int(i), under_curve=True)]
     repaired = 0
-    for i in left:
-        if place(i, under_curve=False):
-            repaired += 1
-        else:
-            unplaced[str(jobs.ids[i])] = _why(i, r, d, k_all, p_all, site_idx, cap, jobs)
+    if len(leftover):
+        repaired = _evict_and_place(leftover, cols, choice_cost, state, surplus, slack)
 
-    placed = np.flatnonzero(chosen_site >= 0)
+    improved = 0
+    for _ in range(improve_sweeps):
+        improved += _improve(order, cols, unit_cost, state, surplus, width)
+
+    unplaced = {
+        str(jobs.ids[i]): _why(int(i), r, d, k_all, p_all, allowed, cap, jobs)
+        for i in np.flatnonzero(state.site < 0)
+    }
+    placed = np.flatnonzero(state.site >= 0)
     counts = k_all[placed]
     steps_cat = (
-        np.concatenate([chosen_steps[i] for i in placed])
+        np.concatenate([state.steps[i] for i in placed])
         if len(placed)
         else np.zeros(0, dtype=np.int64)
     )
     site_names = np.asarray(signals.sites, dtype=object)
     plan = Plan(
         job_id=np.repeat(jobs.ids[placed], counts),
-        site=np.repeat(site_names[chosen_site[placed]], counts),
+        site=np.repeat(site_names[state.site[placed]], counts),
         step=steps_cat.astype(np.int64),
         grid_start_utc=signals.grid_start_utc,
         step_min=signals.step_min,
     )
-    return PackResult(plan=plan, unplaced=unplaced, site_p_mw=load, repaired=repaired, order=order)
+    return PackResult(
+        plan=plan,
+        unplaced=unplaced,
+        site_p_mw=state.load_mw,
+        repaired=repaired,
+        order=order,
+        improved=improved,
+    )
+
+
+def _improve(
+    order: IntArray,
+    jobs: _JobArrays,
+    cost_per_mwh: FloatArray,
+    state: _Packing,
+    surplus_mw: FloatArray | None,
+    width: IntArray,
+) -> int:
+    """One sweep: move each placed job to its cheapest placement given all the others.
+
+    Batched like the first pass; a move that would collide with an earlier one in its batch is
+    skipped, so every move lowers the objective and keeps the plan feasible.
+    """
+    n_s = state.free_mw.shape[0]
+    moved = 0
+    for batch in _batches(order[state.site[order] >= 0], width, n_s):
+        own_site = state.site[batch].copy()
+        own_steps = [state.steps[j] for j in batch]
+        ch = _choose(
+            batch,
+            jobs,
+            cost_per_mwh,
+            state.free_mw,
+            state.load_mw,
+            surplus_mw,
+            own_site=own_site,
+            own_steps=own_steps,
+        )
+        better = np.flatnonzero((ch.site >= 0) & (ch.total < ch.own_total * (1 - 1e-9) - 1e-12))
+        if not len(better):
+            continue
+        site = ch.site[better]
+        steps = [ch.steps[i] for i in better]
+        # a move within its own site needs no capacity on the steps it already holds
+        skip = [own_steps[i] if own_site[i] == ch.site[i] else own_steps[i][:0] for i in better]
+        fits = _fits_in_order(site, steps, jobs.p_mw[batch[better]], state.free_mw, skip)
+        for n in np.flatnonzero(fits):
+            j = int(batch[better[n]])
+            state.lift(j)
+            state.put(j, int(site[n]), steps[n])
+            moved += 1
+    return moved
+
+
+def _evict_and_place(
+    leftover: IntArray,
+    jobs: _JobArrays,
+    cost_per_mwh: FloatArray,
+    state: _Packing,
+    surplus_mw: FloatArray | None,
+    slack: IntArray,
+) -> int:
+    """Place jobs the first pass could not by moving placed jobs out of their way.
+
+    For a job and one of its sites, the steps that need the least power freed (cheapest
+    among equals); then the placed jobs there — those allowed on more sites first, then the
+    smaller ones — are lifted until the job fits, the job is placed, and the lifted jobs are
+    placed again wherever they fit. If one of them no longer fits, everything is put back and
+    the next site is tried. Jobs that moved are not lifted again, so no job cycles.
+    """
+    n_t = state.free_mw.shape[1]
+    n_sites = jobs.allowed.sum(axis=1)
+    moved = np.zeros(len(jobs.r), dtype=bool)
+    at_site: dict[int, tuple[IntArray, IntArray, IntArray]] = {}
+
+    def jobs_at(s: int, steps: IntArray) -> IntArray:
+        # jobs on site s at the given steps, from an index built once per site (moved jobs
+        # are left out, so the index of the unmoved ones stays exact)
+        if s not in at_site:
+            on = np.flatnonzero(state.site == s)
+            counts = np.array([len(state.steps[j]) for j in on], dtype=np.int64)
+            job = np.repeat(on, counts)
+            step = np.concatenate([state.steps[j] for j in on]) if len(on) else job
+            by_step = np.argsort(step, kind="stable")
+            ptr = np.searchsorted(step[by_step], np.arange(n_t + 1))
+            at_site[s] = (job[by_step], ptr, counts)
+        job, ptr, _ = at_site[s]
+        lo, n = ptr[steps], ptr[steps + 1] - ptr[steps]
+        idx = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(n.sum())
+        hit = np.unique(job[idx])
+        out: IntArray = hit[(state.site[hit] == s) & ~moved[hit]]
+        return out
+
+    def place_one(j: int) -> bool:
+        ch = _choose(np.array([j]), jobs, cost_per_mwh, state.free_mw, state.load_mw, surplus_mw)
+        if ch.site[0] < 0:
+            return False
+        state.put(j, int(ch.site[0]), ch.steps[0])
+        return True
+
+    placed = 0
+    for i in leftover:
+        i = int(i)
+        if place_one(i):
+            moved[i] = True
+            placed += 1
+            continue
+        a, b, k, p = int(jobs.r[i]), int(jobs.d[i]), int(jobs.k[i]), float(jobs.p_mw[i])
+        sites = np.flatnonzero(jobs.allowed[i])
+        cap = state.free_mw[sites, a:b] + state.load_mw[sites, a:b]
+        short = np.clip(p - state.free_mw[sites, a:b], 0.0, None)
+        usable = cap >= p - _EPS_MW
+        score = np.where(usable, short * 1e6 + cost_per_mwh[sites, a:b], np.inf)
+        rank = np.argsort(np.where(usable.sum(axis=1) >= k, short.sum(axis=1), np.inf))
+        for jj in rank[:_EVICT_SITES]:
+            row = score[jj]
+            if jobs.contiguous[i]:
+                csum = np.concatenate([[0.0], np.cumsum(np.where(np.isfinite(row), row, 1e30))])
+                sums = csum[k:] - csum[:-k]
+                s0 = int(np.argmin(sums))
+                if sums[s0] >= 1e29:
+                    continue
+                steps = np.arange(a + s0, a + s0 + k)
+            else:
+                pick = np.argpartition(row, k - 1)[:k]
+                if not np.isfinite(row[pick]).all():
+                    continue
+                steps = a + np.sort(pick)
+            s = int(sites[jj])
+            tight = steps[state.free_mw[s, steps] < p - _EPS_MW]
+            cand = jobs_at(s, tight)
+            cand = cand[np.lexsort((jobs.p_mw[cand], -n_sites[cand]))]
+            lifted: list[tuple[int, int, IntArray]] = []
+            for j in cand:
+                if (state.free_mw[s, tight] >= p - _EPS_MW).all():
+                    break
+                lifted.append((int(j), *state.lift(int(j))))
+            if not (state.free_mw[s, steps] >= p - _EPS_MW).all():
+                for j, s_j, st_j in reversed(lifted):
+                    state.put(j, s_j, st_j)
+                continue
+            state.put(i, s, steps)
+            back: list[int] = []
+            for j, _, _ in sorted(lifted, key=lambda e: (not jobs.contiguous[e[0]], slack[e[0]])):
+                if not place_one(j):
+                    break
+                back.append(j)
+            if len(back) == len(lifted):
+                moved[i] = True
+                moved[back] = True
+                placed += 1
+                break
+            for j in back:
+                state.lift(j)
+            state.lift(i)
+            for j, s_j, st_j in reversed(lifted):
+                state.put(j, s_j, st_j)
+    return placed
 
 
 def _why(
@@ -714,7 +1197,7 @@ def _why(
     d: IntArray,
     k: IntArray,
     p: FloatArray,
-    site_idx: Sequence[IntArray],
+    allowed: npt.NDArray[np.bool_],
     cap: FloatArray,
     jobs: JobTable,
 ) -> str:
@@ -723,7 +1206,7 @@ def _why(
             f"its window has {max(int(d[i] - r[i]), 0)} steps inside the planning horizon but "
             f"it needs {int(k[i])}; extend the horizon or move the window"
         )
-    sites = site_idx[i]
+    sites = np.flatnonzero(allowed[i])
     if len(sites) == 0:
         return "none of its allowed_sites is planned; add signals and capacity for them"
     fits_alone = (cap[sites, r[i] : d[i]] >= p[i] - _EPS_MW).sum(axis=1)
