@@ -1,0 +1,262 @@
+"""Re-planning on a real local Ray cluster: 24 jobs on 3 sites through a failure, a site's
+capacity cut and a new forecast.
+
+The cluster is one local node that advertises a custom resource per site, as in
+tests/executors/test_ray.py; the plan clock runs 3600× (an hour of plan per wall second). Each job
+holds its worker until its planned end, so running and done mean what they would on a real
+cluster, and leaves a marker file per launch, so launches are counted apart from the executor's
+own bookkeeping.
+
+Timeline (plan time, 15-min steps from T0 = 16:00 UTC, midnight in Shanghai):
+
+* step 0: the first plan. Site c is the cleanest, so many jobs go there.
+* ``j03`` crashes halfway through its first run; the failure triggers a re-plan that places it
+  again from scratch.
+* step 3: site c will have no capacity from step 8 on (announced ahead): its jobs that would run
+  then move to a or b, or earlier.
+* step 5: a new forecast makes a the cleanest site from step 6 on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suandian.compute.jobs import Job, JobTable
+from suandian.compute.jobs import Plan as StepPlan
+from suandian.compute.planner import SiteSignals
+from suandian.compute.replan import reduce_site_capacity
+from suandian.compute.validate import check_plan, check_replan
+from suandian.executors.plan import Plan, PlannedJob
+from suandian.executors.ray_executor import (
+    JobState,
+    RayExecutor,
+    RayLauncher,
+    SimClock,
+    site_resource,
+)
+from suandian.executors.replanner import Replanner
+
+SITES = ("a", "b", "c")
+SPEEDUP = 3600.0
+LATE_TOLERANCE_S = 1.5  # wall seconds a launch may trail its planned instant (as test_ray.py)
+END_MARGIN_S = 0.02  # wall seconds a job stops before its planned end
+T0 = dt.datetime(2025, 6, 1, 16, 0, tzinfo=dt.UTC)  # midnight in Shanghai
+STEP = dt.timedelta(minutes=15)
+N_STEPS = 24  # 6 h of plan, 6 s of wall time
+CUT_STEP = 8
+FAILS = "j03"
+CONCURRENT = 8  # CPUs the node advertises: more than the 6 jobs the sites can hold at once
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    import ray
+    import ray.cloudpickle
+
+    # The job functions below live in this test module, which Ray workers cannot import.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(
+        num_cpus=CONCURRENT,
+        resources={site_resource(s): 100 for s in SITES},
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=100 * 1024 * 1024,
+    )
+    try:
+        # Start as many workers as jobs may run at once, each importing suandian through the
+        # executor's own task, so that cold start-up does not count against launch times.
+        warm = Plan.of(
+            [
+                PlannedJob(f"warm-{i}", "t", SITES[i % 3], T0, STEP, 0.0, "nap")
+                for i in range(CONCURRENT)
+            ],
+            created_utc=T0,
+        )
+        states = RayExecutor(warm, clock=SimClock(T0, SPEEDUP), functions={"nap": nap}).run(
+            timeout_s=60
+        )
+        assert set(states.values()) == {JobState.DONE}, states
+        yield
+    finally:
+        ray.shutdown()
+
+
+def nap(job: PlannedJob) -> None:
+    time.sleep(1.0)  # long enough that every warm-up task needs its own worker
+
+
+def work(markers: Path, clock: SimClock, job: PlannedJob) -> dict[str, object]:
+    """Leave a marker, hold the worker until the planned end; ``FAILS`` crashes halfway once."""
+    import ray
+
+    started = time.time()
+    (markers / f"{job.job_id}.{uuid.uuid4().hex}").touch()
+    if job.job_id == FAILS and len(list(markers.glob(f"{job.job_id}.*"))) == 1:
+        time.sleep(max(clock.wall_at(job.start_utc + job.duration / 2) - time.time(), 0.0))
+        raise RuntimeError(f"{job.job_id}: simulated crash halfway through its first run")
+    time.sleep(max(clock.wall_at(job.end_utc) - END_MARGIN_S - time.time(), 0.0))
+    return {"t": started, "resources": ray.get_runtime_context().get_assigned_resources()}
+
+
+def launches(markers: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in markers.iterdir():
+        job_id = p.name.split(".")[0]
+        out[job_id] = out.get(job_id, 0) + 1
+    return out
+
+
+def queue() -> JobTable:
+    """24 jobs of 1 MW and 2 steps; windows of 8 to 12 steps released over the first 12 steps;
+    every job may run on two or three sites, so c's cut leaves each somewhere to go."""
+    site_sets = [("a", "b", "c"), ("a", "c"), ("b", "c"), ("a", "b")]
+    jobs = []
+    for i in range(24):
+        release = (i // 2) % 12
+        jobs.append(
+            Job(
+                id=f"j{i:02d}",
+                tenant=f"tenant-{i % 3}",
+                power_mw=1.0,
+                duration_steps=2,
+                release_utc=T0 + release * STEP,
+                deadline_utc=T0 + min(release + 8 + i % 5, N_STEPS) * STEP,
+                allowed_sites=site_sets[i % 4],
+            )
+        )
+    return JobTable.from_jobs(jobs, sites=SITES)
+
+
+def signals(intensity: list[list[float]]) -> SiteSignals:
+    return SiteSignals(
+        sites=SITES,
+        grid_start_utc=pd.Timestamp(T0),
+        step_min=15,
+        intensity_g_per_kwh=np.array(intensity, dtype=np.float64),
+    )
+
+
+def executed(rp: Replanner, table: JobTable) -> StepPlan:
+    """The placement each job was last launched by, as plan rows."""
+    plan = rp.current_plan()
+    assert set(plan.job_id.astype(str)) == set(table.ids.astype(str))
+    return plan
+
+
+def test_replans_keep_every_job_once_through_failure_capacity_cut_and_new_forecast(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    t = np.arange(N_STEPS)
+    first = signals([400 + 0 * t, 300 + 0 * t, 100 + 5 * t])  # c the cleanest
+    # From step 6 on a is the cleanest; before that the old order holds.
+    new = signals([np.where(t >= 6, 50, 400), 300 + 0 * t, 100 + 5 * t])
+    capacity = {"a": 2.0, "b": 2.0, "c": 2.0}
+    cut = reduce_site_capacity(capacity, first, site="c", from_utc=T0 + CUT_STEP * STEP, to_mw=0)
+    table = queue()
+    clock = SimClock(T0, SPEEDUP)
+    rp = Replanner(
+        table,
+        signals=first,
+        capacity_mw=capacity,
+        clock=clock,
+        command="work",
+        functions={"work": functools.partial(work, tmp_path, clock)},
+        launcher=RayLauncher(num_cpus=1),
+        lead=dt.timedelta(minutes=5),
+    )
+    start = rp.history[0]
+    assert start.result.unplaced == {} and len(start.plan) == 24
+    on_c_late = {
+        j.job_id for j in start.plan.jobs if j.site == "c" and j.end_utc > T0 + CUT_STEP * STEP
+    }
+    assert on_c_late, "the first plan should put jobs on c after the cut, or the cut tests nothing"
+
+    events = {"capacity": T0 + 3 * STEP, "signals": T0 + 5 * STEP}
+    deadline = time.monotonic() + 30
+    while not rp.finished():
+        now = clock.now_utc()
+        if "capacity" in events and now >= events["capacity"]:
+            del events["capacity"]
+            rp.set_capacity(cut)
+        if "signals" in events and now >= events["signals"]:
+            del events["signals"]
+            rp.set_signals(new)
+        rp.step()
+        assert time.monotonic() < deadline, rp.executor.records
+        time.sleep(0.01)
+
+    # Every job ran to completion exactly once, the crashing one twice in all.
+    records = rp.executor.records
+    assert {j: r.state for j, r in records.items()} == dict.fromkeys(table.ids, JobState.DONE)
+    expected = {str(j): 1 for j in table.ids} | {FAILS: 2}
+    assert launches(tmp_path) == expected
+    assert {j: r.launches for j, r in records.items()} == expected
+    assert rp.unplaced == {}
+
+    # Each re-plan was triggered as the timeline says and accounted for every job once.
+    reasons = [e.reason for e in rp.history]
+    assert reasons[0] == "start"
+    assert any(f"failed: {FAILS}" in r for r in reasons)
+    assert any("capacity" in r for r in reasons) and any("signals" in r for r in reasons)
+    assert [e.version for e in rp.history] == list(range(len(rp.history)))
+    for e in rp.history:
+        assert not check_replan(
+            table.ids,
+            finished=e.result.finished,
+            running=e.result.running,
+            planned=e.result.plan,
+            unplaced=e.result.unplaced,
+        ), e.reason
+
+    # Each job ran where and when the last plan that covered it said.
+    for job_id, rec in records.items():
+        last = [e.plan.get(job_id) for e in rp.history if job_id in e.plan][-1]
+        assert rec.job == last
+        p = rp.placements[job_id]
+        assert (p.site, p.start_utc, p.end_utc) == (last.site, last.start_utc, last.end_utc)
+        assert rec.site_seen == last.site
+        assert isinstance(rec.result, dict)
+        assert rec.result["resources"].get(site_resource(last.site)) == pytest.approx(1.0)
+        started_s = rec.result["t"]
+        assert isinstance(started_s, float)
+        planned_s = clock.wall_at(last.start_utc)
+        assert started_s >= planned_s - 1e-3, f"{job_id} started {planned_s - started_s} s early"
+        assert started_s - planned_s <= LATE_TOLERANCE_S, (
+            f"{job_id} late by {started_s - planned_s}"
+        )
+
+    # The crashed job ran again from scratch, after the re-plan that followed its failure.
+    (failure,) = [e for e in rp.history if f"failed: {FAILS}" in e.reason]
+    rerun = failure.plan.get(FAILS)
+    assert rerun is not None and rerun.duration == 2 * STEP
+    assert rerun.start_utc >= failure.now_utc
+
+    # The executed schedule — each job by its last placement — meets deadlines, residency and
+    # the capacity as it was (c empty from the cut on), every job once (the validator).
+    rows = executed(rp, table)
+    assert check_plan(table, rows, site_capacity_mw=dict(zip(SITES, cut, strict=True))) == []
+    assert not ((rows.site == "c") & (rows.step >= CUT_STEP)).any()
+    moved = {j for j in on_c_late if rp.placements[j].site != "c"}
+    assert moved, "jobs planned on c after the cut should have moved"
+
+    # The new forecast moved pending jobs: the plan after it differs from the one before.
+    i = next(k for k, e in enumerate(rp.history) if "signals" in e.reason)
+    before, after = rp.history[i - 1].plan, rp.history[i].plan
+    changed = [
+        j.job_id
+        for j in after.jobs
+        if (old := before.get(j.job_id)) is not None
+        and (old.site, old.start_utc) != (j.site, j.start_utc)
+    ]
+    assert changed
+    assert any(after.get(j).site == "a" for j in changed)  # type: ignore[union-attr]
