@@ -139,13 +139,67 @@ def test_mark_planned_writes_the_plan_in_one_transaction(queue: JobQueue) -> Non
     assert a.start_utc is not None and a.start_utc.tzinfo is not None
     assert queue.get("acme", "c").status == "queued"
     # Re-planning moves a planned job, or sends it back to queued when it no longer fits.
-    queue.mark_planned([Assignment("acme", "a", None, None), Assignment("acme", "b", "x", start)])
+    queue.mark_planned(
+        [Assignment("acme", "a", None, None), Assignment("acme", "b", "nanchuan", start)]
+    )
     a, b = queue.get("acme", "a"), queue.get("acme", "b")
     assert (a.status, a.site, a.start_utc) == ("queued", None, None)
-    assert (b.status, b.site, b.start_utc) == ("planned", "x", start)
+    assert (b.status, b.site, b.start_utc) == ("planned", "nanchuan", start)
     assert queue.get("acme", "d").status == "cancelled"
     with pytest.raises(InputError, match="both a site and a start"):
         queue.mark_planned([Assignment("acme", "a", "nanchuan", None)])
+
+
+def test_mark_planned_refuses_a_site_or_start_the_job_does_not_allow(queue: JobQueue) -> None:
+    # Each job: 8 steps of 15 min (2 h) in [T0, T0 + 6 h) at nanchuan only.
+    queue.submit([_job("a"), _job("b")])
+    ok = Assignment("acme", "a", "nanchuan", T0 + dt.timedelta(hours=4))  # ends at the deadline
+    cases = [
+        (
+            Assignment("acme", "b", "qingpu", T0),
+            "job acme/b: site 'qingpu' is not among its allowed_sites ['nanchuan']",
+        ),
+        (
+            Assignment("acme", "b", "nanchuan", T0 - dt.timedelta(minutes=15)),
+            "job acme/b: start_utc 2025-07-01T00:45:00+00:00 is before its release_utc "
+            "2025-07-01T01:00:00+00:00",
+        ),
+        (
+            Assignment("acme", "b", "nanchuan", T0 + dt.timedelta(hours=4, minutes=15)),
+            "job acme/b: start_utc 2025-07-01T05:15:00+00:00 runs to 2025-07-01T07:15:00+00:00, "
+            "past its deadline_utc 2025-07-01T07:00:00+00:00; start it by "
+            "2025-07-01T05:00:00+00:00",
+        ),
+    ]
+    for bad, message in cases:
+        with pytest.raises(InputError, match="nothing was planned") as info:
+            queue.mark_planned([ok, bad])
+        assert message in str(info.value)
+        assert [q.status for q in queue.jobs()] == ["queued", "queued"]  # nothing written
+    assert queue.mark_planned([ok]) == 1
+
+
+def test_a_job_moves_through_its_statuses(queue: JobQueue) -> None:
+    queue.submit([_job("a")])
+    with pytest.raises(InputError, match="job 'a' of tenant 'acme' is queued; it cannot become"):
+        queue.set_status("acme", "a", "running")
+    queue.mark_planned([Assignment("acme", "a", "nanchuan", T0)])
+    queue.set_status("acme", "a", "running")
+    with pytest.raises(InputError, match=r"acme/a \(running\).*nothing was planned"):
+        queue.mark_planned([Assignment("acme", "a", "nanchuan", T0)])
+    queue.set_status("acme", "a", "failed")
+    queue.set_status("acme", "a", "queued")  # to plan it again: site and start cleared
+    a = queue.get("acme", "a")
+    assert (a.status, a.site, a.start_utc) == ("queued", None, None)
+    queue.mark_planned([Assignment("acme", "a", "nanchuan", T0)])
+    queue.set_status("acme", "a", "running")
+    queue.set_status("acme", "a", "done")
+    with pytest.raises(InputError, match="is done; it cannot become queued \\(it stays so\\)"):
+        queue.set_status("acme", "a", "queued")
+    with pytest.raises(InputError, match="status: 'lost'"):
+        queue.set_status("acme", "a", "lost")
+    with pytest.raises(NotFound, match="'zz'"):
+        queue.set_status("acme", "zz", "running")
 
 
 def test_parse_a_submission() -> None:

@@ -4,12 +4,14 @@ Jobs arrive validated (:class:`~suandian.compute.jobs.Job`: windows that can hol
 positive power, tz-aware times, known sites) and are kept per tenant, one row each, with a status:
 
 ``queued`` → ``planned`` (a site and a start) → ``running`` → ``done`` | ``failed``; ``queued`` or
-``planned`` → ``cancelled``.
+``planned`` → ``cancelled``; ``failed`` → ``queued`` to plan it again
+(:meth:`JobQueue.set_status`).
 
 A submission is one transaction: every job of it is stored, or — when any job id is already in
 the tenant's queue or given twice — none, and the error lists the ids; jobs already queued are
 never touched by a submission. A plan is written the same way (:meth:`JobQueue.mark_planned`):
-all of its sites and starts, or — when a job is missing or no longer queued or planned — none.
+all of its sites and starts, or — when a job is missing, no longer queued or planned, placed on a
+site outside its ``allowed_sites`` or at a start outside its window — none.
 The table is created by the packaged migration ``0002_jobs`` (:func:`suandian.store.sql.migrate`).
 """
 
@@ -44,6 +46,12 @@ __all__ = ["JOB_STATUSES", "Assignment", "JobQueue", "JobRow", "JobsBase", "Queu
 JOB_STATUSES = ("queued", "planned", "running", "done", "failed", "cancelled")
 _CANCELLABLE = ("queued", "planned")
 _PLANNABLE = ("queued", "planned")
+_TRANSITIONS = {
+    "planned": ("running",),
+    "running": ("done", "failed"),
+    "failed": ("queued",),
+}
+"""Status changes :meth:`JobQueue.set_status` makes (planning and cancelling have their own)."""
 
 
 class JobsBase(DeclarativeBase):
@@ -162,7 +170,9 @@ class JobQueue:
         Only queued or planned jobs take a plan: an assignment with a site sets the job
         ``planned`` with that site and start; one without (a job the planner could not place)
         sets it back to ``queued`` with no site or start. If any job is missing, or running,
-        finished or cancelled, nothing is written and the error lists them all.
+        finished or cancelled, nothing is written and the error lists them all; so too if a site
+        is not among the job's ``allowed_sites`` or the run from the start would begin before
+        its ``release_utc`` or end after its ``deadline_utc``.
         """
         for a in assignments:
             if (a.site is None) != (a.start_utc is None):
@@ -183,14 +193,23 @@ class JobQueue:
             raise InputError(f"job(s) assigned twice in one plan: {', '.join(twice)}")
         with self._engine.begin() as conn:
             tenants = sorted({t for t, _ in keys})
-            found = {
-                (r.tenant, r.job_id): (r.key, r.status)
+            rows = {
+                (r.tenant, r.job_id): r
                 for r in conn.execute(
-                    select(JobRow.key, JobRow.tenant, JobRow.job_id, JobRow.status).where(
-                        JobRow.tenant.in_(tenants)
-                    )
+                    select(
+                        JobRow.key,
+                        JobRow.tenant,
+                        JobRow.job_id,
+                        JobRow.status,
+                        JobRow.allowed_sites,
+                        JobRow.release_utc,
+                        JobRow.deadline_utc,
+                        JobRow.duration_steps,
+                        JobRow.step_min,
+                    ).where(JobRow.tenant.in_(tenants))
                 )
             }
+            found = {k: (r.key, r.status) for k, r in rows.items()}
             missing = sorted(f"{t}/{i}" for t, i in keys if (t, i) not in found)
             if missing:
                 raise NotFound(
@@ -204,6 +223,14 @@ class JobQueue:
                     f"job(s) no longer queued or planned: {', '.join(stuck)}; nothing was "
                     "planned — plan again without them"
                 )
+            misplaced = [
+                line for a in assignments if (line := _misplaced(a, rows[a.tenant, a.job_id]))
+            ]
+            if misplaced:
+                raise InputError(
+                    "the plan places job(s) where they may not run, nothing was planned:\n  "
+                    + "\n  ".join(misplaced)
+                )
             for a in assignments:
                 conn.execute(
                     update(JobRow)
@@ -215,6 +242,34 @@ class JobQueue:
                     )
                 )
         return sum(a.site is not None for a in assignments)
+
+    def set_status(self, tenant: str, job_id: str, status: str) -> None:
+        """Move a job along its life: ``planned`` → ``running`` → ``done`` | ``failed``, and
+        ``failed`` → ``queued`` (its site and start cleared) to plan it again.
+
+        Any other change is refused with the job's status and the changes open to it.
+        """
+        if status not in JOB_STATUSES:
+            raise InputError(f"status: {status!r}; use one of {', '.join(JOB_STATUSES)}")
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(JobRow.key, JobRow.status).where(
+                    JobRow.tenant == tenant, JobRow.job_id == job_id
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"job {job_id!r} of tenant {tenant!r} is not in the queue")
+            open_to = _TRANSITIONS.get(row.status, ())
+            if status not in open_to:
+                then = f"it can go to {' or '.join(open_to)}" if open_to else "it stays so"
+                raise InputError(
+                    f"job {job_id!r} of tenant {tenant!r} is {row.status}; it cannot become "
+                    f"{status} ({then})"
+                )
+            values: dict[str, object] = {"status": status}
+            if status == "queued":
+                values |= {"site": None, "start_utc": None}
+            conn.execute(update(JobRow).where(JobRow.key == row.key).values(**values))
 
     def cancel(self, tenant: str, job_id: str) -> None:
         """Cancel a queued or planned job; a running, finished or cancelled one is refused."""
@@ -232,6 +287,29 @@ class JobQueue:
                     "planned job can be cancelled"
                 )
             conn.execute(update(JobRow).where(JobRow.key == row.key).values(status="cancelled"))
+
+
+def _misplaced(a: Assignment, r: Any) -> str | None:
+    """Why an assignment breaks its job's residency or window, or None."""
+    if a.site is None or a.start_utc is None:
+        return None
+    who = f"job {a.tenant}/{a.job_id}"
+    allowed = [s for s in r.allowed_sites.split(",") if s]
+    if a.site not in allowed:
+        return f"{who}: site {a.site!r} is not among its allowed_sites {allowed}; pick one of them"
+    end = a.start_utc + dt.timedelta(minutes=r.step_min * r.duration_steps)
+    if a.start_utc < r.release_utc:
+        return (
+            f"{who}: start_utc {a.start_utc.isoformat()} is before its release_utc "
+            f"{r.release_utc.isoformat()}; start it at the release or later"
+        )
+    if end > r.deadline_utc:
+        return (
+            f"{who}: start_utc {a.start_utc.isoformat()} runs to {end.isoformat()}, past its "
+            f"deadline_utc {r.deadline_utc.isoformat()}; start it by "
+            f"{(r.deadline_utc - (end - a.start_utc)).isoformat()}"
+        )
+    return None
 
 
 def _row(job: Job, now: dt.datetime) -> dict[str, object]:
