@@ -67,7 +67,7 @@ A job that still does not fit is reported with the reason, never dropped silentl
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -647,6 +647,7 @@ def _dual_bound(
 _BATCH_JOBS = 256  # jobs chosen together in one vectorised step
 _BATCH_CELLS = 2_000_000  # cap on jobs × sites × window steps per batch
 _EVICT_SITES = 3  # sites tried per job by the eviction repair
+_EVICT_TRIES = 4  # tries per site, each leaving alone the jobs that could not move
 _WIDTH_CHUNKS = 4  # a batch's choice is computed in chunks of similar window length
 
 
@@ -727,7 +728,7 @@ def _choose(
     steps: list[IntArray] = [np.zeros(0, dtype=np.int64)] * n_b
     width = jobs.d[rows] - jobs.r[rows]
     by_width = np.argsort(width, kind="stable")
-    for chunk in np.array_split(by_width, min(_WIDTH_CHUNKS, n_b)):
+    for chunk in np.array_split(by_width, min(_WIDTH_CHUNKS, max(n_b // 64, 1))):
         if not len(chunk):
             continue
         ch = _choose_chunk(
@@ -762,15 +763,22 @@ def _choose_chunk(
     # one row per (job, allowed site): a pair
     n_b = len(rows)
     a, w, k, p = jobs.r[rows], jobs.d[rows] - jobs.r[rows], jobs.k[rows], jobs.p_mw[rows]
-    n_s, n_t = cost_per_mwh.shape
+    n_s = cost_per_mwh.shape[0]
     pj, ps = np.nonzero(jobs.allowed[rows])
     n_p = len(pj)
     width = int(w.max())
     off = np.arange(width)
-    t = np.minimum(a[pj][:, None] + off, n_t - 1)  # (P, W)
-    inside = off < w[pj][:, None]
-    free = free_mw[ps[:, None], t]
-    load = load_mw[ps[:, None], t] if surplus_mw is not None else None
+    inside = off < w[pj][:, None]  # (P, W)
+
+    def window(x: FloatArray) -> FloatArray:
+        # each pair's window of x as a row: whole rows copied from a sliding view
+        padded = np.concatenate([x, np.zeros((n_s, width))], axis=1)
+        view = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)
+        out: FloatArray = view[ps, a[pj]]
+        return out
+
+    free = window(free_mw)
+    load = window(load_mw) if surplus_mw is not None else None
     own_pair = own_t = np.zeros(0, dtype=np.int64)
     if own_site is not None and own_steps is not None:
         pair_of = np.full((n_b, n_s), -1, dtype=np.int64)
@@ -789,9 +797,9 @@ def _choose_chunk(
             load[own_pair, own_t] -= p[jb]
     pp = p[pj][:, None]
     ok = (free >= pp - _EPS_MW) & inside
-    cost = cost_per_mwh[ps[:, None], t]
+    cost = window(cost_per_mwh)
     if surplus_mw is not None and load is not None:
-        cost = cost * np.clip(load + pp - surplus_mw[ps[:, None], t], 0.0, pp) / pp
+        cost = cost * np.clip(load + pp - window(surplus_mw), 0.0, pp) / pp
     tot = np.full(n_p, np.inf)
     start = np.zeros(n_p, dtype=np.int64)
     pick = np.flatnonzero(~jobs.contiguous[rows][pj])
@@ -828,15 +836,28 @@ def _choose_chunk(
         rank = np.argsort(
             np.where(ok[best[free_pick]], cost[best[free_pick]], np.inf), axis=1, kind="stable"
         )
-        for n, i in enumerate(free_pick):
-            steps[i] = a[i] + np.sort(rank[n, : k[i]])
-    for i in np.flatnonzero(found & jobs.contiguous[rows]):
-        s0 = a[i] + start[best[i]]
-        steps[i] = np.arange(s0, s0 + k[i])
+        kf = k[free_pick]
+        row, col = np.nonzero(off < kf[:, None])
+        chosen = np.zeros((len(free_pick), width), dtype=bool)
+        chosen[row, rank[row, col]] = True
+        row, col = np.nonzero(chosen)  # in step order within each job
+        flat = a[free_pick][row] + col
+        ends = np.cumsum(kf)
+        for i, lo, hi in zip(free_pick, ends - kf, ends, strict=True):
+            steps[i] = flat[lo:hi]
+    in_run = np.flatnonzero(found & jobs.contiguous[rows])
+    if len(in_run):
+        kr = k[in_run]
+        first = np.repeat(a[in_run] + start[best[in_run]] - (np.cumsum(kr) - kr), kr)
+        flat = first + np.arange(kr.sum())
+        ends = np.cumsum(kr)
+        for i, lo, hi in zip(in_run, ends - kr, ends, strict=True):
+            steps[i] = flat[lo:hi]
     own_total = np.full(n_b, np.inf)
-    if len(own_pair):
+    if own_site is not None and len(own_pair):
+        held = np.flatnonzero(own_site >= 0)
         held_cost = np.bincount(own_pair, cost[own_pair, own_t], minlength=n_p)
-        own_total[pj[np.unique(own_pair)]] = held_cost[np.unique(own_pair)]
+        own_total[held] = held_cost[pair_of[held, own_site[held]]]
     return _Choice(site=site, steps=steps, total=total, own_total=own_total)
 
 
@@ -882,6 +903,7 @@ class _Packing:
     p_mw: FloatArray
     site: IntArray
     steps: list[IntArray]
+    moved_last: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def put(self, j: int, s: int, steps: IntArray) -> None:
         self.free_mw[s, steps] -= self.p_mw[j]
@@ -986,22 +1008,10 @@ def pack_jobs(
 
     # pass 1: batches in order; a choice made against the batch's start is still the best
     # one if it still fits (capacity only shrinks), so only placements that collide are redone
-    left: list[IntArray] = []
-    for batch in _batches(order[live[order]], width, n_s):
-        todo = batch
-        while len(todo):
-            ch = _choose(todo, cols, choice_cost, state.free_mw, state.load_mw, surplus)
-            found = ch.site >= 0
-            left.append(todo[~found])
-            rows = todo[found]
-            site = ch.site[found]
-            steps = [ch.steps[i] for i in np.flatnonzero(found)]
-            if not len(rows):
-                break
-            fits = _fits_in_order(site, steps, p_all[rows], state.free_mw)
-            kept = [x for x, f in zip(steps, fits, strict=True) if f]
-            state.put_many(rows[fits], site[fits], kept)
-            todo = rows[~fits]
+    left = [
+        _place_in_order(batch, cols, choice_cost, state, surplus)
+        for batch in _batches(order[live[order]], width, n_s)
+    ]
     leftover = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
 
     repaired = 0
@@ -1039,6 +1049,37 @@ def pack_jobs(
         order=order,
         improved=improved,
     )
+
+
+def _place_in_order(
+    rows: IntArray,
+    jobs: _JobArrays,
+    cost_per_mwh: FloatArray,
+    state: _Packing,
+    surplus_mw: FloatArray | None,
+) -> IntArray:
+    """Place ``rows`` as if one by one in order; return those that find no room.
+
+    All are chosen at once against the current capacity. A choice that still fits after the
+    ones before it is still the best (capacity only shrinks), so only the colliding ones are
+    chosen again, against the capacity left.
+    """
+    left: list[IntArray] = [rows[:0]]
+    todo = rows
+    while len(todo):
+        ch = _choose(todo, jobs, cost_per_mwh, state.free_mw, state.load_mw, surplus_mw)
+        found = ch.site >= 0
+        left.append(todo[~found])
+        todo = todo[found]
+        site = ch.site[found]
+        steps = [ch.steps[i] for i in np.flatnonzero(found)]
+        if not len(todo):
+            break
+        fits = _fits_in_order(site, steps, jobs.p_mw[todo], state.free_mw)
+        kept = [x for x, f in zip(steps, fits, strict=True) if f]
+        state.put_many(todo[fits], site[fits], kept)
+        todo = todo[~fits]
+    return np.concatenate(left)
 
 
 def _improve(
@@ -1120,24 +1161,15 @@ def _evict_and_place(
         job, ptr, _ = at_site[s]
         lo, n = ptr[steps], ptr[steps + 1] - ptr[steps]
         idx = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(n.sum())
-        hit = np.unique(job[idx])
-        out: IntArray = hit[(state.site[hit] == s) & ~moved[hit]]
+        mark = np.zeros(len(moved), dtype=bool)
+        mark[job[idx]] = True
+        mark &= (state.site == s) & ~moved
+        out: IntArray = np.flatnonzero(mark)
         return out
-
-    def place_one(j: int) -> bool:
-        ch = _choose(np.array([j]), jobs, cost_per_mwh, state.free_mw, state.load_mw, surplus_mw)
-        if ch.site[0] < 0:
-            return False
-        state.put(j, int(ch.site[0]), ch.steps[0])
-        return True
 
     placed = 0
     for i in leftover:
         i = int(i)
-        if place_one(i):
-            moved[i] = True
-            placed += 1
-            continue
         a, b, k, p = int(jobs.r[i]), int(jobs.d[i]), int(jobs.k[i]), float(jobs.p_mw[i])
         sites = np.flatnonzero(jobs.allowed[i])
         cap = state.free_mw[sites, a:b] + state.load_mw[sites, a:b]
@@ -1160,35 +1192,64 @@ def _evict_and_place(
                     continue
                 steps = a + np.sort(pick)
             s = int(sites[jj])
-            tight = steps[state.free_mw[s, steps] < p - _EPS_MW]
-            cand = jobs_at(s, tight)
-            cand = cand[np.lexsort((jobs.p_mw[cand], -n_sites[cand]))]
-            lifted: list[tuple[int, int, IntArray]] = []
-            for j in cand:
-                if (state.free_mw[s, tight] >= p - _EPS_MW).all():
-                    break
-                lifted.append((int(j), *state.lift(int(j))))
-            if not (state.free_mw[s, steps] >= p - _EPS_MW).all():
-                for j, s_j, st_j in reversed(lifted):
-                    state.put(j, s_j, st_j)
-                continue
-            state.put(i, s, steps)
-            back: list[int] = []
-            for j, _, _ in sorted(lifted, key=lambda e: (not jobs.contiguous[e[0]], slack[e[0]])):
-                if not place_one(j):
-                    break
-                back.append(j)
-            if len(back) == len(lifted):
+            if _evict_for(
+                i, s, steps, jobs, cost_per_mwh, state, surplus_mw, slack, n_sites, jobs_at
+            ):
                 moved[i] = True
-                moved[back] = True
+                moved[state.moved_last] = True
                 placed += 1
                 break
-            for j in back:
-                state.lift(j)
-            state.lift(i)
+    return placed
+
+
+def _evict_for(
+    i: int,
+    s: int,
+    steps: IntArray,
+    jobs: _JobArrays,
+    cost_per_mwh: FloatArray,
+    state: _Packing,
+    surplus_mw: FloatArray | None,
+    slack: IntArray,
+    n_sites: IntArray,
+    jobs_at: Callable[[int, IntArray], IntArray],
+) -> bool:
+    """Place job ``i`` at ``s`` on ``steps``, lifting jobs there and placing them again.
+
+    Jobs that cannot be placed again are left alone on the next try (up to _EVICT_TRIES).
+    """
+    p = float(jobs.p_mw[i])
+    stuck = np.zeros(0, dtype=np.int64)
+    for _ in range(_EVICT_TRIES):
+        tight = steps[state.free_mw[s, steps] < p - _EPS_MW]
+        cand = jobs_at(s, tight)
+        cand = cand[~np.isin(cand, stuck)]
+        cand = cand[np.lexsort((jobs.p_mw[cand], -n_sites[cand]))]
+        lifted: list[tuple[int, int, IntArray]] = []
+        for j in cand:
+            short = tight[state.free_mw[s, tight] < p - _EPS_MW]
+            if not len(short):
+                break
+            if np.isin(state.steps[j], short).any():
+                lifted.append((int(j), *state.lift(int(j))))
+        if not (state.free_mw[s, steps] >= p - _EPS_MW).all():
             for j, s_j, st_j in reversed(lifted):
                 state.put(j, s_j, st_j)
-    return placed
+            return False
+        state.put(i, s, steps)
+        again = np.array([j for j, _, _ in lifted], dtype=np.int64)
+        again = again[np.lexsort((slack[again], ~jobs.contiguous[again]))]
+        rest = _place_in_order(again, jobs, cost_per_mwh, state, surplus_mw)
+        if not len(rest):
+            state.moved_last = again
+            return True
+        for j in again[state.site[again] >= 0]:
+            state.lift(int(j))
+        state.lift(i)
+        for j, s_j, st_j in reversed(lifted):
+            state.put(j, s_j, st_j)
+        stuck = np.concatenate([stuck, rest])
+    return False
 
 
 def _why(
