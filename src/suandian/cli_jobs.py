@@ -16,10 +16,11 @@ problem, and the jobs already queued stay as they are.
 
 ``suandian jobs plan`` places the queued (and already planned) jobs whose windows lie in a
 period of local days: it simulates the scenario over the period, builds each site's signals
-(:func:`suandian.sim.site_signals.site_signals`), plans with ``greedy`` (capacity-aware,
-lowest modelled intensity) or ``arrival`` (start at release on the first allowed site), checks
-the plan with :func:`suandian.compute.validate.check_plan` and the sites' capacity per
-interval, and writes every planned site and start in one transaction; a job that cannot be
+(:func:`suandian.sim.site_signals.site_signals`), plans with ``planner`` (the multi-site
+planner), ``greedy`` (capacity-aware, lowest modelled intensity) or ``arrival`` (start at release
+on the first allowed site) under the capacity that running jobs, and planned jobs it does not
+move, leave; checks the plan with :func:`suandian.compute.validate.check_plan` and that capacity
+per interval, and writes every planned site and start in one transaction; a job that cannot be
 placed stays (or goes back to) ``queued`` and its reason is printed.
 """
 
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import typer
 import yaml
@@ -301,7 +303,9 @@ def _period(rows: list[QueuedJob], start: str | None, days: int | None) -> tuple
     return first, days
 
 
-def _two_level(table: JobTable, signals: SiteSignals, step_min: int) -> PackResult:
+def _two_level(
+    table: JobTable, signals: SiteSignals, step_min: int, capacity_mw: npt.NDArray[np.float64]
+) -> PackResult:
     """The multi-site planner: energy-level LP curves, then jobs packed under them.
 
     The LP follows carbon with the on-site surplus as free green energy; slots are an hour
@@ -312,20 +316,45 @@ def _two_level(table: JobTable, signals: SiteSignals, step_min: int) -> PackResu
     kernel = signals.for_planner()
     per_hour = max(60 // step_min, 1)
     slot = per_hour if signals.intensity_g_per_kwh.shape[1] % per_hour == 0 else 1
-    curves = plan_capacity(table, kernel, signals.capacity_mw, slot_steps=slot)
-    return pack_jobs(table, curves, kernel, capacity_mw=signals.capacity_mw)
+    curves = plan_capacity(table, kernel, capacity_mw, slot_steps=slot)
+    return pack_jobs(table, curves, kernel, capacity_mw=capacity_mw)
 
 
-def _capacity_problems(plan: Plan, table: JobTable, signals: SiteSignals) -> list[str]:
-    """Per site and interval, the jobs' power above the signals' capacity."""
+def _held_mw(
+    held: list[QueuedJob], signals: SiteSignals
+) -> tuple[npt.NDArray[np.float64], list[QueuedJob]]:
+    """Power per site and interval of the jobs this plan keeps where they are (running, or
+    planned outside the period) over the intervals their run covers [MW], and those jobs."""
+    n_t = len(signals.index_utc)
+    load = np.zeros((len(signals.sites), n_t))
+    counted: list[QueuedJob] = []
+    step_ns = signals.step_min * 60 * 10**9
+    origin_ns = int(signals.index_utc.asi8[0])
+    for q in held:
+        if q.site not in signals.sites or q.start_utc is None:
+            continue
+        start_ns = pd.Timestamp(q.start_utc).value - origin_ns
+        end_ns = start_ns + q.job.step_min * q.job.duration_steps * 60 * 10**9
+        lo = max(start_ns // step_ns, 0)
+        hi = min(-(-end_ns // step_ns), n_t)  # ceil: a partial interval counts
+        if hi > lo:
+            load[signals.sites.index(q.site), lo:hi] += q.job.power_mw
+            counted.append(q)
+    return load, counted
+
+
+def _capacity_problems(
+    plan: Plan, table: JobTable, signals: SiteSignals, capacity_mw: npt.NDArray[np.float64]
+) -> list[str]:
+    """Per site and interval, the jobs' power above the capacity left to them."""
     rows = pd.Index(signals.sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
     power = table.power_mw[pd.Index(np.asarray(table.ids, dtype=str)).get_indexer(plan.job_id)]
-    load = np.zeros(signals.capacity_mw.shape)
+    load = np.zeros(capacity_mw.shape)
     np.add.at(load, (rows, np.asarray(plan.step, dtype=np.int64)), power)
-    over = np.argwhere(load > signals.capacity_mw + _CAPACITY_TOLERANCE_MW)
+    over = np.argwhere(load > capacity_mw + _CAPACITY_TOLERANCE_MW)
     return [
         f"site {signals.sites[s]!r} runs {load[s, t]:.6g} MW at {signals.index_utc[t]}, over "
-        f"its {signals.capacity_mw[s, t]:.6g} MW"
+        f"the {capacity_mw[s, t]:.6g} MW left to this plan"
         for s, t in over[:5]
     ]
 
@@ -381,7 +410,8 @@ def jobs_plan(
         raise InputError(f"--strategy {strategy!r}; use one of {', '.join(_STRATEGIES)}")
     park = load_scenario(scenario)
     queue = _queue()
-    rows = [q for q in queue.jobs() if q.status in ("queued", "planned")]
+    everything = queue.jobs()
+    rows = [q for q in everything if q.status in ("queued", "planned")]
     if not rows:
         out.print("no queued or planned jobs to plan")
         return
@@ -399,6 +429,17 @@ def jobs_plan(
             "separate periods or resubmit them on one step_min"
         )
     step_min = steps.pop()
+    # Running jobs, and planned ones this run does not move, keep their capacity.
+    moved = {(q.job.tenant, q.job.id) for q in inside}
+    kept = [
+        q
+        for q in everything
+        if q.site is not None
+        and (
+            q.status == "running"
+            or (q.status == "planned" and (q.job.tenant, q.job.id) not in moved)
+        )
+    ]
     known = [s.id for s in park.sites]
     unplaced: dict[str, str] = {}
     jobs: list[Job] = []
@@ -417,6 +458,8 @@ def jobs_plan(
 
     series = simulate(park, start=first_day, days=n_days)
     signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
+    held_mw, held = _held_mw(kept, signals)
+    capacity = np.maximum(signals.capacity_mw - held_mw, 0.0)
     on_grid: dict[str, Any] = {
         "sites": signals.sites,
         "grid_start_utc": signals.start_utc,
@@ -427,14 +470,14 @@ def jobs_plan(
     if jobs:
         table = JobTable.from_jobs(jobs, sites=signals.sites)
         if strategy == "planner":
-            packed = _two_level(table, signals, step_min)
+            packed = _two_level(table, signals, step_min, capacity)
             plan = packed.plan
             unplaced.update(packed.unplaced)
         elif strategy == "greedy":
             result = greedy_plan(
                 table,
                 intensity_g_per_kwh=signals.intensity_g_per_kwh,
-                capacity_mw=signals.capacity_mw,
+                capacity_mw=capacity,
                 **on_grid,
             )
             plan = result.plan
@@ -448,7 +491,8 @@ def jobs_plan(
     if plan is not None and placed:
         placed_table = JobTable.from_jobs(placed, sites=signals.sites)
         problems = check_plan(placed_table, plan)
-        problems += _capacity_problems(plan, placed_table, signals)  # arrival ignores capacity
+        # arrival ignores capacity
+        problems += _capacity_problems(plan, placed_table, signals, capacity)
         if problems:
             raise InfeasiblePlan(
                 "the plan failed its check, nothing was written:\n  " + "\n  ".join(problems)
@@ -473,6 +517,17 @@ def jobs_plan(
             "step_min": step_min,
             "intensity": "modelled hourly zone mix averaging to the published factor",
             "planned": n_planned,
+            "held": [
+                {
+                    "tenant": q.job.tenant,
+                    "id": q.job.id,
+                    "status": q.status,
+                    "site": q.site,
+                    "start_utc": None if q.start_utc is None else q.start_utc.isoformat(),
+                    "power_mw": q.job.power_mw,
+                }
+                for q in held
+            ],
             "jobs": [
                 {
                     "tenant": by_key[k].job.tenant,
@@ -505,6 +560,11 @@ def jobs_plan(
     out.print(table_out)
     for k, reason in unplaced.items():
         out.print(f"not placed, stays queued: {k}: {reason}")
+    for q in held:
+        out.print(
+            f"capacity held by {q.status} job {q.job.tenant}/{q.job.id}: {q.job.power_mw:g} MW "
+            f"at {q.site} from {q.start_utc}"
+        )
     if comparison:
         totals = Table("plan", "energy MWh", "carbon kgCO2", "cost CNY", "on-site green share")
         for name, t in comparison.items():

@@ -362,3 +362,38 @@ def test_jobs_plan_with_the_multi_site_planner(
     # The planner's plan passed the same checks and is no dirtier than greedy's here.
     assert planner["carbon_kgco2"] <= greedy["carbon_kgco2"] * (1 + 1e-9) + 1e-6
     assert planner["carbon_kgco2"] < result["totals"]["arrival"]["carbon_kgco2"]
+
+
+def test_jobs_plan_leaves_the_capacity_of_running_jobs_alone(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from suandian.settings import Settings
+    from suandian.store.sql import database_url, open_job_queue
+
+    # Nanchuan's hall has 15.8-18.3 MW open to jobs on 1 July. "held" (13 MW × 4 h) is planned
+    # into the cleanest four hours and starts running; "train" (6 MW × 4 h) would want the same
+    # four hours, but 13 + 6 = 19 MW exceeds the hall in every interval, so it must go elsewhere.
+    argv = ["jobs", "plan", "--start", "2025-07-01", "--days", "1", "--json"]
+    held = {"id": "held", "tenant": "lab", "power_mw": 13, "duration_h": 4, **_DAY}
+    assert _run(["jobs", "submit", "--json", json.dumps([held])], capsys)[0] == 0
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    (placed,) = json.loads(out)["jobs"]
+    held_start = dt.datetime.fromisoformat(placed["start_utc"])
+    open_job_queue(database_url(Settings())).set_status("lab", "held", "running")
+
+    train = {"id": "train", "tenant": "lab", "power_mw": 6, "duration_h": 4, **_DAY}
+    assert _run(["jobs", "submit", "--json", json.dumps([train])], capsys)[0] == 0
+    for strategy in ("greedy", "planner"):
+        code, out, err = _run([*argv, "--strategy", strategy], capsys)
+        assert code == 0, err
+        result = json.loads(out)
+        assert [j["id"] for j in result["jobs"]] == ["train"]  # the running job is not moved
+        assert [(h["id"], h["status"], h["start_utc"]) for h in result["held"]] == [
+            ("held", "running", placed["start_utc"])
+        ]
+        start = dt.datetime.fromisoformat(result["jobs"][0]["start_utc"])
+        four_h = dt.timedelta(hours=4)
+        assert start + four_h <= held_start or start >= held_start + four_h, strategy
+    code, out, _ = _run(argv[:-1], capsys)
+    assert code == 0 and "capacity held by running job lab/held: 13 MW at nanchuan" in out
