@@ -181,3 +181,116 @@ def test_lp_bound_never_exceeds_the_packed_plan(seed: int) -> None:
     assert not packed.unplaced  # 2.5 MW a site leaves room for everyone
     if not packed.unplaced:
         assert curves.objective_value <= carbon * (1 + 1e-7) + 1e-6
+
+
+def test_a_non_interruptible_job_cannot_dodge_the_middle_of_its_window() -> None:
+    # 1 MW, 4 steps, not interruptible, window [0, 6): slack 2, so whatever its start it runs
+    # steps 2 and 3 (500 g/kWh). Starts 0, 1, 2 cost 0.25 · (1 + 1 + 500 + 500) = 250.5 kg, as
+    # does the LP with the unavoidable steps as a lower bound (without them, steps 0, 1, 4, 5
+    # would give 1 kg).
+    jobs = JobTable.from_jobs([job("j", 1.0, 4, (0, 6), ("a",))], sites=("a",))
+    sig = signals([[1, 1, 500, 500, 1, 1]], sites=("a",))
+    curves = plan_capacity(jobs, sig, {"a": 1.0}, slot_steps=1)
+    assert curves.objective_value == pytest.approx(250.5, abs=1e-6)
+    packed = pack_jobs(jobs, curves, sig, capacity_mw={"a": 1.0})
+    assert plan_cost(jobs, packed.site_p_mw, sig) == pytest.approx(250.5, abs=1e-9)
+
+
+def test_rounding_deadlines_up_does_not_let_a_group_serve_past_its_jobs_deadlines() -> None:
+    # 1 MW, 2 steps in [0, 2) at 500 g/kWh: 2 · 0.25 · 500 = 250 kg. Rounding the deadline up to
+    # 4 slots widens the group to the 1-g/kWh steps 2–3, but no job of it may run there.
+    jobs = JobTable.from_jobs([job("j", 1.0, 2, (0, 2), ("a",), interruptible=True)], sites=("a",))
+    sig = signals([[500, 500, 1, 1]], sites=("a",))
+    exact = plan_capacity(jobs, sig, {"a": 1.0}, slot_steps=1)
+    rounded = plan_capacity(jobs, sig, {"a": 1.0}, slot_steps=1, deadline_bucket_slots=4)
+    assert exact.objective_value == pytest.approx(250.0, abs=1e-6)
+    assert rounded.objective_value == pytest.approx(250.0, abs=1e-6)
+
+
+def test_repair_moves_a_placed_job_to_make_room() -> None:
+    # Under a flat curve (no prices) the first pass puts "flex" (1 MW, 4 steps, a or b, no
+    # slack: first in order) on a, the cleaner site, which leaves no room for "only-a" (1 MW,
+    # 2 steps, a only). The repair lifts flex, places only-a on a and flex on b again:
+    # carbon 4 · 0.25 · 500 + 2 · 0.25 · 100 = 550 kg.
+    jobs = JobTable.from_jobs(
+        [
+            job("flex", 1.0, 4, (0, 4), ("a", "b")),
+            job("only-a", 1.0, 2, (0, 4), ("a",), interruptible=True),
+        ],
+        sites=("a", "b"),
+    )
+    sig = signals([[100, 100, 100, 100], [500, 500, 500, 500]])
+    cap = {"a": 1.0, "b": 1.0}
+    packed = pack_jobs(jobs, np.ones((2, 4)), sig, capacity_mw=cap)
+    assert packed.unplaced == {}
+    assert packed.repaired == 1
+    rows = pd.DataFrame({"job": packed.plan.job_id, "site": packed.plan.site})
+    assert set(rows.loc[rows["job"] == "flex", "site"]) == {"b"}
+    assert set(rows.loc[rows["job"] == "only-a", "site"]) == {"a"}
+    assert check_plan(jobs, packed.plan, site_capacity_mw=cap) == []
+    assert plan_cost(jobs, packed.site_p_mw, sig) == pytest.approx(550.0, abs=1e-9)
+
+
+def test_a_job_that_cannot_move_is_left_in_place_and_the_newcomer_reported() -> None:
+    # "fixed" (a only, no slack) holds a; "late" (a only) finds no room and nothing can move.
+    jobs = JobTable.from_jobs(
+        [job("fixed", 1.0, 4, (0, 4), ("a",)), job("late", 1.0, 1, (0, 4), ("a",))],
+        sites=("a",),
+    )
+    sig = signals([[100, 100, 100, 100]], sites=("a",))
+    packed = pack_jobs(jobs, np.ones((1, 4)), sig, capacity_mw={"a": 1.0})
+    assert set(packed.unplaced) == {"late"}
+    assert "taken by other jobs" in packed.unplaced["late"]
+    assert packed.plan.step.tolist() == [0, 1, 2, 3]
+
+
+def test_the_improvement_sweep_moves_a_job_to_its_cheaper_step() -> None:
+    # The curve leaves step 0 empty, so the first pass avoids it and takes step 1 (300 g/kWh,
+    # 75 kg); the sweep prices the true cost and moves the job to step 0 (100 g/kWh, 25 kg).
+    jobs = JobTable.from_jobs([job("j", 1.0, 1, (0, 2), ("a",))], sites=("a",))
+    sig = signals([[100, 300]], sites=("a",))
+    curve = np.array([[0.0, 1.0]])
+    first = pack_jobs(jobs, curve, sig, capacity_mw={"a": 1.0}, improve_sweeps=0)
+    assert first.plan.step.tolist() == [1]
+    swept = pack_jobs(jobs, curve, sig, capacity_mw={"a": 1.0})
+    assert swept.plan.step.tolist() == [0]
+    assert swept.improved == 1
+    assert plan_cost(jobs, swept.site_p_mw, sig) == pytest.approx(25.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_tight_park_packs_validly_and_the_bound_holds(seed: int) -> None:
+    # 400 jobs on 3 sites over a day at 70 % of capacity: batches collide, the repair runs;
+    # the plan must pass the independent check and cost no less than the LP bound.
+    rng = np.random.default_rng(seed)
+    sites = ("a", "b", "c")
+    n_t, n = 96, 400
+    intensity = rng.uniform(50, 800, (len(sites), n_t // 4)).repeat(4, axis=1)
+    sig = signals(intensity.tolist(), sites=sites)
+    duration = rng.integers(1, 17, n)
+    release = rng.integers(0, n_t - duration + 1)
+    deadline = np.minimum(release + duration + rng.integers(0, 40, n), n_t)
+    allowed = rng.random((n, len(sites))) < 0.4
+    allowed[np.arange(n), rng.integers(0, len(sites), n)] = True
+    power = rng.uniform(0.05, 0.5, n)
+    jobs = JobTable.from_arrays(
+        ids=[f"j{i}" for i in range(n)],
+        power_mw=power,
+        duration_steps=duration,
+        release_utc=pd.DatetimeIndex([T0 + int(s) * STEP for s in release]),
+        deadline_utc=pd.DatetimeIndex([T0 + int(s) * STEP for s in deadline]),
+        sites=sites,
+        allowed=allowed,
+        interruptible=rng.random(n) < 0.5,
+    )
+    cap_mw = float((power * duration).sum()) / (n_t * len(sites) * 0.7)
+    cap = {s: cap_mw for s in sites}
+    curves = plan_capacity(jobs, sig, cap, deadline_bucket_slots=6)
+    packed = pack_jobs(jobs, curves, sig, capacity_mw=cap)
+    placed = placed_table(jobs, packed.unplaced)
+    assert check_plan(placed, packed.plan, site_capacity_mw=cap) == []
+    assert (packed.site_p_mw <= cap_mw + 1e-9).all()
+    assert all("capacity" in why for why in packed.unplaced.values())
+    # unplaced jobs carry no carbon: bound the placed ones alone then
+    bound = curves if not packed.unplaced else plan_capacity(placed, sig, cap)
+    assert bound.objective_value <= plan_cost(jobs, packed.site_p_mw, sig) * (1 + 1e-7)
