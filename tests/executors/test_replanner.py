@@ -20,7 +20,7 @@ from suandian.compute.jobs import Plan as StepPlan
 from suandian.compute.planner import SiteSignals, take_jobs
 from suandian.compute.replan import reduce_site_capacity
 from suandian.compute.validate import check_plan, check_replan
-from suandian.core.errors import InputError
+from suandian.core.errors import ExecutorError, InputError
 from suandian.executors.plan import PlannedJob
 from suandian.executors.ray_executor import JobFunction, JobState, Outcome, SimClock
 from suandian.executors.replanner import Replanner
@@ -269,3 +269,36 @@ def test_bad_commands_and_progress_are_refused() -> None:
         rp.note_progress("zz", 1)
     with pytest.raises(InputError, match="pass capacity_mw for them too"):
         rp.set_signals(SiteSignals(("a",), pd.Timestamp(T0), 15, np.ones((1, N_STEPS))))
+
+
+def test_run_steps_until_every_job_is_done_or_times_out() -> None:
+    # Real wall time at 36,000×: a 15-min step is 25 ms.
+    clock = SimClock(T0, 36_000.0)
+    table = JobTable.from_jobs([job(f"r{i}", 2, (0, 8), ("a", "b")) for i in range(4)])
+    rp = Replanner(
+        table,
+        signals=signals(1.0, 2.0),
+        capacity_mw={"a": 1.0, "b": 1.0},
+        clock=clock,
+        command="run",
+        functions={"run": lambda j: j.job_id},
+        launcher=HoldingLauncher(clock),
+        slot_steps=1,
+        poll_s=0.005,
+    )
+    states = rp.run(timeout_s=10)
+    assert states == dict.fromkeys(table.ids, JobState.DONE)
+    late = JobTable.from_jobs([job("far", 2, (14, 16), ("a",))])
+    real_time = SimClock(T0, 1.0)  # "far" starts 3.5 h of wall time from now
+    rp = Replanner(
+        late,
+        signals=signals(1.0, 2.0),
+        capacity_mw={"a": 1.0, "b": 1.0},
+        clock=real_time,
+        command="run",
+        functions={"run": lambda j: None},
+        launcher=HoldingLauncher(real_time),
+        slot_steps=1,
+    )
+    with pytest.raises(ExecutorError, match=r"jobs \['far'\] did not finish within 0.05 s"):
+        rp.run(timeout_s=0.05)
