@@ -30,13 +30,15 @@ seconds
 gap_to_lp_bound_pct
     (job-level carbon − LP optimum) / LP optimum × 100. The LP optimum bounds every job-level
     plan of all the jobs from below, so the gap bounds the plan's distance from the optimum.
-    The LP rounds deadlines up to 6 h (``deadline_bucket_slots=6``), a looser but much smaller
-    relaxation. Jobs the packer cannot place carry no carbon, so when some are unplaced this
-    figure understates; ``gap_to_placed_jobs_lp_bound_pct`` compares with the LP of the placed
-    jobs alone (a second solve, not timed).
-valid, unplaced
+    The LP rounds deadlines up to a day (``deadline_bucket_slots=24``): 105 groups instead of
+    2,413, and a bound within 0.04 % of the one with exact deadlines, since each group's rate
+    per slot comes from its jobs' own windows. Jobs the packer cannot place carry no carbon,
+    so when some are unplaced this figure understates; ``gap_to_placed_jobs_lp_bound_pct``
+    compares with the LP of the placed jobs alone (a second solve, not timed).
+valid, unplaced, repaired, improved
     ``check_plan`` on the placed jobs with the sites' capacity finds nothing; jobs reported as
-    unable to meet their deadline.
+    unable to meet their deadline; jobs placed by the repair (after moving others); moves of
+    the improvement sweep.
 
 ``--quick`` runs 5,000 jobs on the first 3 sites over 2 days.
 """
