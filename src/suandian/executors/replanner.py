@@ -196,8 +196,10 @@ class Replanner:
         self._dirty.append("signals")
 
     def note_progress(self, job_id: str, done_steps: int) -> None:
-        """Run steps ``job_id`` had completed (of its whole run) if it fails; an interruptible
-        job then resumes after its last checkpoint. [steps]"""
+        """Record how many run steps ``job_id`` has completed, of its whole run. [steps]
+
+        If the job then fails and is interruptible, it resumes after its last checkpoint.
+        """
         if job_id not in self._commands:
             raise InputError(f"job {job_id!r} is not in the queue")
         if isinstance(done_steps, bool) or done_steps < 0:
