@@ -731,6 +731,7 @@ def _choose(
     for chunk in np.array_split(by_width, min(_WIDTH_CHUNKS, max(n_b // 64, 1))):
         if not len(chunk):
             continue
+        chunk = chunk[np.argsort(jobs.contiguous[rows[chunk]], kind="stable")]
         ch = _choose_chunk(
             rows[chunk],
             jobs,
@@ -802,18 +803,20 @@ def _choose_chunk(
         cost = cost * np.clip(load + pp - window(surplus_mw), 0.0, pp) / pp
     tot = np.full(n_p, np.inf)
     start = np.zeros(n_p, dtype=np.int64)
-    pick = np.flatnonzero(~jobs.contiguous[rows][pj])
+    # rows come with the jobs that may pause anywhere first, so each kind is a slice of pairs
+    n_pick = int(np.searchsorted(jobs.contiguous[rows][pj], True))
+    pick = np.arange(n_pick)
+    run = np.arange(n_pick, n_p)
     if len(pick):
-        # k cheapest feasible steps: sort, prefix sum, the k-th
-        srt = np.sort(np.where(ok[pick], cost[pick], np.inf), axis=1)
-        tot[pick] = np.cumsum(srt, axis=1)[np.arange(len(pick)), k[pj[pick]] - 1]
-    run = np.flatnonzero(jobs.contiguous[rows][pj])
+        # k cheapest feasible steps: sort, sum of the first k
+        srt = np.sort(np.where(ok[:n_pick], cost[:n_pick], np.inf), axis=1)
+        tot[pick] = np.where(off < k[pj[pick]][:, None], srt, 0.0).sum(axis=1)
     if len(run):
         # cheapest k consecutive feasible steps: window sums of one prefix sum, where an
         # infeasible step costs more than any feasible window
         big = (float(cost_per_mwh.max()) + 1.0) * (width + 1)
         csum = np.zeros((len(run), width + 1))
-        np.cumsum(np.where(ok[run], cost[run], big), axis=1, out=csum[:, 1:])
+        np.cumsum(np.where(ok[n_pick:], cost[n_pick:], big), axis=1, out=csum[:, 1:])
         kk = k[pj[run]][:, None]
         end = np.minimum(off + kk, width)
         sums = csum[np.arange(len(run))[:, None], end] - csum[:, :width]
@@ -1226,12 +1229,17 @@ def _evict_for(
         cand = cand[~np.isin(cand, stuck)]
         cand = cand[np.lexsort((jobs.p_mw[cand], -n_sites[cand]))]
         lifted: list[tuple[int, int, IntArray]] = []
+        short = np.zeros(state.free_mw.shape[1], dtype=bool)
+        short[tight] = True
+        n_short = len(tight)
         for j in cand:
-            short = tight[state.free_mw[s, tight] < p - _EPS_MW]
-            if not len(short):
+            if not n_short:
                 break
-            if np.isin(state.steps[j], short).any():
+            on = state.steps[j]
+            if short[on].any():
                 lifted.append((int(j), *state.lift(int(j))))
+                short[on[state.free_mw[s, on] >= p - _EPS_MW]] = False
+                n_short = int(short.sum())
         if not (state.free_mw[s, steps] >= p - _EPS_MW).all():
             for j, s_j, st_j in reversed(lifted):
                 state.put(j, s_j, st_j)
