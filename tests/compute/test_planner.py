@@ -294,3 +294,18 @@ def test_a_tight_park_packs_validly_and_the_bound_holds(seed: int) -> None:
     # unplaced jobs carry no carbon: bound the placed ones alone then
     bound = curves if not packed.unplaced else plan_capacity(placed, sig, cap)
     assert bound.objective_value <= plan_cost(jobs, packed.site_p_mw, sig) * (1 + 1e-7)
+
+
+def test_a_job_cut_off_by_the_horizon_leaves_the_bound_to_the_others() -> None:
+    # "late" needs 2 steps but only step 3 of [3, 8) lies in the 4-step horizon: no plan runs
+    # it, so the LP bounds "ok" alone (1 MW, 1 step at 100 g/kWh: 25 kg) and the packer reports
+    # "late".
+    jobs = JobTable.from_jobs(
+        [job("late", 1.0, 2, (3, 8), ("a",)), job("ok", 1.0, 1, (0, 4), ("a",))], sites=("a",)
+    )
+    sig = signals([[100, 200, 300, 400]], sites=("a",))
+    curves = plan_capacity(jobs, sig, {"a": 1.0}, slot_steps=1)
+    assert curves.objective_value == pytest.approx(25.0, abs=1e-6)
+    packed = pack_jobs(jobs, curves, sig, capacity_mw={"a": 1.0})
+    assert set(packed.unplaced) == {"late"} and "planning horizon" in packed.unplaced["late"]
+    assert plan_cost(jobs, packed.site_p_mw, sig) == pytest.approx(25.0, abs=1e-9)

@@ -32,7 +32,9 @@ energy at zero.
 Every job-level plan maps onto a feasible point of this LP (its energy per group, site and slot),
 and each aggregation only widens the feasible set or lowers a cost, so the LP optimum is a lower
 bound on the objective of any job-level plan: it relaxes non-interruptibility, checkpoints,
-one-site-per-job and the per-job limits (to per-group sums).
+one-site-per-job and the per-job limits (to per-group sums). A job whose window, cut to the
+horizon, is shorter than its run has no plan at all; it is left out of the LP (the packer
+reports it), so the bound covers the jobs that can run.
 
 HiGHS's interior-point solver without crossover solves it (several times faster than the dual
 simplex here). The reported ``objective_value`` is not the primal objective but the Lagrangian
@@ -343,7 +345,9 @@ def plan_capacity(
     d_h = -(-d // slot_steps)
     d_h = -(-d_h // deadline_bucket_slots) * deadline_bucket_slots
     d_h = np.minimum(d_h, n_h)
-    live = d_h > r_h
+    # a job whose window (cut to the horizon) is shorter than its run has no plan at all:
+    # pack_jobs reports it, and the bound covers the jobs that can run
+    live = (d_h > r_h) & (d - r >= jobs.duration_steps)
     # One id per distinct allowed-site set (rows of the jobs × sites matrix; any site count).
     masks, mask_of = np.unique(allowed[live], axis=0, return_inverse=True)
     mask_of = np.asarray(mask_of).reshape(-1)
@@ -431,7 +435,7 @@ def plan_capacity(
         ]
     )
     rhs = np.concatenate([-rel[cell_g, cell_h], np.zeros(n_mh + n_sh)])
-    col_lower = np.concatenate([must[cell_g, cell_h], np.zeros(n_cols - n_cells)])
+    col_lower = np.concatenate([np.minimum(must, rate)[cell_g, cell_h], np.zeros(n_cols - n_cells)])
     # grid ≤ capacity − surplus: at the optimum green takes the surplus first, so this is
     # green + grid ≤ capacity without a row
     col_upper = np.concatenate(
