@@ -168,6 +168,9 @@ def test_lp_bound_never_exceeds_the_packed_plan(seed: int) -> None:
     )
     cap = {s: 2.5 for s in sites}
     curves = plan_capacity(jobs, sig, cap)
+    # the bound from the interior point's duals is the simplex optimum
+    simplex = plan_capacity(jobs, sig, cap, solver="simplex")
+    assert curves.objective_value == pytest.approx(simplex.objective_value, rel=1e-7)
     packed = pack_jobs(jobs, curves, sig, capacity_mw=cap)
     placed = placed_table(jobs, packed.unplaced)
     assert check_plan(placed, packed.plan, site_capacity_mw=cap) == []

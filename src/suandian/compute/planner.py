@@ -314,6 +314,9 @@ def plan_capacity(
         (:func:`_slot_limits`).
     use_surplus : bool
         Count on-site surplus as free green energy (needs ``signals.surplus_mw``).
+    solver : {"ipm", "simplex", "pdlp"}
+        HiGHS method. ``ipm`` runs without crossover; the bound comes from the duals either
+        way (:func:`_dual_bound`).
 
     Raises
     ------
