@@ -215,15 +215,19 @@ def _choose_chunk(
         srt = np.sort(np.where(ok[:n_pick], cost[:n_pick], np.inf), axis=1)
         tot[pick] = np.where(off < k[pj[pick]][:, None], srt, 0.0).sum(axis=1)
     if len(run):
-        # cheapest k consecutive feasible steps: window sums of one prefix sum, where an
-        # infeasible step costs more than any feasible window
-        big = (float(cost_per_mwh.max()) + 1.0) * (width + 1)
+        # cheapest k consecutive feasible steps: window sums of one prefix sum of the cost and
+        # one of the infeasible steps, counted in integers (a cost that stands in for an
+        # infeasible step can be rounded away in a long prefix sum)
         csum = np.zeros((len(run), width + 1))
-        np.cumsum(np.where(ok[n_pick:], cost[n_pick:], big), axis=1, out=csum[:, 1:])
+        np.cumsum(np.where(ok[n_pick:], cost[n_pick:], 0.0), axis=1, out=csum[:, 1:])
+        cbad = np.zeros((len(run), width + 1), dtype=np.int64)
+        np.cumsum(~ok[n_pick:], axis=1, out=cbad[:, 1:])
         kk = k[pj[run]][:, None]
         end = np.minimum(off + kk, width)
-        sums = csum[np.arange(len(run))[:, None], end] - csum[:, :width]
-        sums = np.where((sums < big) & (off + kk <= w[pj[run]][:, None]), sums, np.inf)
+        at = np.arange(len(run))[:, None]
+        sums = csum[at, end] - csum[:, :width]
+        clear = cbad[at, end] - cbad[:, :width] == 0
+        sums = np.where(clear & (off + kk <= w[pj[run]][:, None]), sums, np.inf)
         start[run] = np.argmin(sums, axis=1)
         tot[run] = sums[np.arange(len(run)), start[run]]
     # per job, its cheapest pair (pairs come sorted by job; ties go to the lower site)
@@ -325,6 +329,8 @@ class _Packing:
         return s, steps
 
     def put_many(self, rows: IntArray, site: IntArray, steps: Sequence[IntArray]) -> None:
+        if len(rows) == 0:
+            return
         n_s, n_t = self.free_mw.shape
         counts = np.array([len(x) for x in steps], dtype=np.int64)
         cells = np.repeat(site, counts) * n_t + np.concatenate(steps)
@@ -482,6 +488,9 @@ def _place_in_order(
         if not len(todo):
             break
         fits = _fits_in_order(site, steps, jobs.p_mw[todo], state.free_mw)
+        if not fits[0]:  # cannot happen (the first choice was made against this capacity);
+            left.append(todo)  # should it, the repair pass gets them rather than a hang
+            break
         kept = [x for x, f in zip(steps, fits, strict=True) if f]
         state.put_many(todo[fits], site[fits], kept)
         todo = todo[~fits]
