@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,36 +23,7 @@ SITES = ("a", "b", "c")
 SPEEDUP = 3600.0
 LATE_TOLERANCE_S = 1.5  # wall seconds a launch may trail its planned instant on a busy CI box
 T0 = dt.datetime(2025, 6, 1, 16, 0, tzinfo=dt.UTC)  # midnight in Shanghai
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    import ray
-    import ray.cloudpickle
-
-    # The job functions below live in this test module, which Ray workers cannot import.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(
-        num_cpus=2,
-        resources={site_resource(s): 100 for s in SITES},
-        include_dashboard=False,
-        log_to_driver=False,
-        object_store_memory=100 * 1024 * 1024,
-    )
-    try:
-        # Start the workers and have them import suandian now, through the executor's own task,
-        # so that cold start-up does not count against the launch times measured below.
-        warm = Plan.of(
-            [planned(f"warm-{i}", SITES[i % 3], T0, command="nap") for i in range(6)],
-            created_utc=T0,
-        )
-        states = RayExecutor(warm, clock=SimClock(T0, SPEEDUP), functions={"nap": nap}).run(
-            timeout_s=60
-        )
-        assert set(states.values()) == {JobState.DONE}, states
-        yield
-    finally:
-        ray.shutdown()
+RAY_CPUS = 2  # workers of the local cluster (tests/executors/conftest.py)
 
 
 def nap(job: PlannedJob) -> None:

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +34,9 @@ from suandian.compute.jobs import Plan as StepPlan
 from suandian.compute.planner import SiteSignals
 from suandian.compute.replan import reduce_site_capacity
 from suandian.compute.validate import check_plan, check_replan
-from suandian.executors.plan import Plan, PlannedJob
+from suandian.executors.plan import PlannedJob
 from suandian.executors.ray_executor import (
     JobState,
-    RayExecutor,
     RayLauncher,
     SimClock,
     site_resource,
@@ -55,40 +52,7 @@ STEP = dt.timedelta(minutes=15)
 N_STEPS = 24  # 6 h of plan, 6 s of wall time
 CUT_STEP = 8
 FAILS = "j03"
-CONCURRENT = 8  # CPUs the node advertises: more than the 6 jobs the sites can hold at once
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    import ray
-    import ray.cloudpickle
-
-    # The job functions below live in this test module, which Ray workers cannot import.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(
-        num_cpus=CONCURRENT,
-        resources={site_resource(s): 100 for s in SITES},
-        include_dashboard=False,
-        log_to_driver=False,
-        object_store_memory=100 * 1024 * 1024,
-    )
-    try:
-        # Start as many workers as jobs may run at once, each importing suandian through the
-        # executor's own task, so that cold start-up does not count against launch times.
-        warm = Plan.of(
-            [
-                PlannedJob(f"warm-{i}", "t", SITES[i % 3], T0, STEP, 0.0, "nap")
-                for i in range(CONCURRENT)
-            ],
-            created_utc=T0,
-        )
-        states = RayExecutor(warm, clock=SimClock(T0, SPEEDUP), functions={"nap": nap}).run(
-            timeout_s=60
-        )
-        assert set(states.values()) == {JobState.DONE}, states
-        yield
-    finally:
-        ray.shutdown()
+RAY_CPUS = 8  # workers of the local cluster: more than the 6 jobs the sites can hold at once
 
 
 def nap(job: PlannedJob) -> None:
