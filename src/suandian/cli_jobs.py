@@ -22,6 +22,11 @@ on the first allowed site) under the capacity that running jobs, and planned job
 move, leave; checks the plan with :func:`suandian.compute.validate.check_plan` and that capacity
 per interval, and writes every planned site and start in one transaction; a job that cannot be
 placed stays (or goes back to) ``queued`` and its reason is printed.
+
+``suandian jobs emit --to kubernetes|slurm`` hands the queue's planned jobs to a cluster as text:
+suspended Kubernetes Job manifests (:mod:`suandian.executors.kubernetes`) or ``sbatch`` lines
+(:mod:`suandian.executors.slurm`). The queue stores no command for a job, so ``--command`` gives
+the argv every job runs, with ``{tenant}``, ``{job_id}`` and ``{site}`` filled in per job.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -51,13 +57,15 @@ from suandian.settings import Settings
 if TYPE_CHECKING:  # the SQL store, the simulation and the planner load inside the commands
     from suandian.compute.jobs import Plan
     from suandian.compute.planner import PackResult
+    from suandian.executors.plan import Plan as ExecPlan
     from suandian.sim.site_signals import PlanTotals, SiteSignals
     from suandian.store.jobs import JobQueue, QueuedJob
 
 __all__ = ["jobs_app", "parse_jobs"]
 
 jobs_app = typer.Typer(
-    help="Deferrable compute jobs: submit, plan, show, cancel (算电协同).", no_args_is_help=True
+    help="Deferrable compute jobs: submit, plan, show, cancel, emit (算电协同).",
+    no_args_is_help=True,
 )
 
 out = Console(markup=False)
@@ -577,3 +585,152 @@ def jobs_plan(
             "(DESIGN §7), not measured"
         )
         out.print(totals)
+
+
+# --- handing the plan to executors -------------------------------------------------------------
+
+_TARGETS = ("kubernetes", "slurm")
+_PLACEHOLDERS = ("tenant", "job_id", "site")
+
+
+def _argv(template: str, q: QueuedJob) -> tuple[str, ...]:
+    """``--command`` split like a shell line, with the job's fields filled in per argument."""
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise InputError(f"--command {template!r}: {exc}; quote it as in a POSIX shell") from None
+    if not words:
+        raise InputError("--command is empty; give the argv each job runs, e.g. 'python -m train'")
+    fields = {"tenant": q.job.tenant, "job_id": q.job.id, "site": q.site or ""}
+    try:
+        return tuple(w.format(**fields) for w in words)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputError(
+            f"--command {template!r}: cannot fill in {exc}; the placeholders are "
+            f"{', '.join('{' + p + '}' for p in _PLACEHOLDERS)} (write {{{{ and }}}} for braces)"
+        ) from None
+
+
+def _planned(queue: JobQueue, tenant: str | None) -> list[QueuedJob]:
+    """The planned jobs, refused when two tenants' ids clash (executors key jobs by id)."""
+    rows = queue.jobs(tenant=tenant, status="planned")
+    owners: dict[str, list[str]] = {}
+    for q in rows:
+        owners.setdefault(q.job.id, []).append(q.job.tenant)
+    clash = sorted(f"{j} ({', '.join(t)})" for j, t in owners.items() if len(t) > 1)
+    if clash:
+        raise InputError(
+            f"job id(s) planned for several tenants: {'; '.join(clash)}; an executor keys jobs "
+            "by id, so hand over one tenant at a time with --tenant T"
+        )
+    return rows
+
+
+def _executor_plan(rows: list[QueuedJob], command: str, now_utc: dt.datetime) -> ExecPlan:
+    """The executors' :class:`~suandian.executors.plan.Plan` of planned queue rows.
+
+    The queue keeps power, not GPUs, so no GPU count is asked for.
+    """
+    from suandian.executors.plan import Plan as ExecPlan
+    from suandian.executors.plan import PlannedJob
+
+    jobs = []
+    for q in rows:
+        assert q.site is not None and q.start_utc is not None  # planned rows carry both
+        jobs.append(
+            PlannedJob(
+                job_id=q.job.id,
+                tenant=q.job.tenant,
+                site=q.site,
+                start_utc=q.start_utc,
+                duration=dt.timedelta(minutes=q.job.step_min * q.job.duration_steps),
+                power_mw=q.job.power_mw,
+                command=_argv(command, q),
+                interruptible=q.job.interruptible,
+                priority=q.job.priority,
+            )
+        )
+    return ExecPlan.of(jobs, created_utc=now_utc)
+
+
+def _partitions(given: list[str], plan_sites: tuple[str, ...], known: set[str]) -> dict[str, str]:
+    """Site → Slurm partition: each planned site's own id, unless ``--partition`` maps it."""
+    partitions = {s: s for s in plan_sites}
+    for item in given:
+        site, sep, partition = item.partition("=")
+        site, partition = site.strip(), partition.strip()
+        if not sep or not site or not partition:
+            raise InputError(
+                f"--partition {item!r}: write SITE=PARTITION, e.g. --partition xining=gpu"
+            )
+        if site not in known:
+            raise InputError(
+                f"--partition {item!r}: no job in the queue may run at site {site!r} (sites: "
+                f"{', '.join(sorted(known)) or 'none'}); check the site id"
+            )
+        partitions[site] = partition
+    return partitions
+
+
+@jobs_app.command("emit")
+def jobs_emit(
+    to: Annotated[str, typer.Option("--to", help="kubernetes (Job manifests) or slurm (sbatch).")],
+    command: Annotated[
+        str,
+        typer.Option(
+            help="The argv each job runs, as a shell line (the queue stores none); {tenant}, "
+            "{job_id} and {site} are filled in, e.g. 'python -m train --job {job_id}'."
+        ),
+    ],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (default: stdout).")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's jobs.")] = None,
+    image: Annotated[
+        str | None, typer.Option(help="Container image (kubernetes; required there).")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option(help="Namespace (kubernetes).")] = None,
+    partition: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SITE=PARTITION (slurm), repeatable; a site not given uses its id as partition."
+        ),
+    ] = None,
+    cluster_tz: Annotated[
+        str, typer.Option(help="Time zone the Slurm controller reads --begin in (slurm).")
+    ] = "Asia/Shanghai",
+    account: Annotated[str | None, typer.Option(help="--account to charge (slurm).")] = None,
+) -> None:
+    """Print the planned jobs as suspended Kubernetes Jobs or as sbatch lines, for launching."""
+    from suandian.executors.kubernetes import manifests_yaml
+    from suandian.executors.slurm import sbatch_lines
+
+    if to not in _TARGETS:
+        raise InputError(f"--to {to!r}; use one of {', '.join(_TARGETS)}")
+    if to == "kubernetes" and not image:
+        raise InputError("--to kubernetes needs --image, e.g. --image registry.local/train:1")
+    queue = _queue()
+    rows = _planned(queue, tenant)
+    if not rows:
+        whose = "" if tenant is None else f" of tenant {tenant!r}"
+        err.print(f"no planned jobs{whose} to emit; plan the queue first with `suandian jobs plan`")
+        return
+    plan = _executor_plan(rows, command, dt.datetime.now(dt.UTC))
+    if to == "kubernetes":
+        assert image is not None
+        text = manifests_yaml(plan, image=image, namespace=namespace)
+        what = "Kubernetes Job manifest(s)"
+    else:
+        known = {s for q in queue.jobs() for s in q.job.allowed_sites}
+        partitions = _partitions(partition or [], plan.sites, known)
+        lines = sbatch_lines(plan, partitions=partitions, cluster_tz=cluster_tz, account=account)
+        text = "".join(line + "\n" for line in lines)
+        what = "sbatch line(s)"
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--out {out_file}: cannot write it ({exc.strerror})") from None
+    out.print(f"wrote {len(plan)} {what} to {out_file}")
