@@ -14,6 +14,10 @@ unplaceable. A job the new plan cannot place is cancelled in the executor and re
 :attr:`Replanner.unplaced` with the reason; a later re-plan that finds room for it launches it
 after all.
 
+Each job's changes can be followed with ``on_change`` (a :class:`JobChange` per change: planned,
+running, done, failed, unplaced); :class:`QueueRecorder` writes them into the job queue of
+:mod:`suandian.store.jobs`, so the queue shows what runs.
+
 The re-planner calls :meth:`RayExecutor.poll` itself, so no job is launched between the
 snapshot of the states a re-plan starts from and the swap: do not run the executor's own loop
 (:meth:`RayExecutor.run`) beside it.
@@ -23,8 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +49,10 @@ from suandian.executors.ray_executor import (
     RayExecutor,
 )
 
-__all__ = ["Placement", "ReplanEvent", "Replanner"]
+if TYPE_CHECKING:
+    from suandian.store.jobs import JobQueue
+
+__all__ = ["JobChange", "Placement", "QueueRecorder", "ReplanEvent", "Replanner"]
 
 _NS_PER_MIN = 60 * 10**9
 _KERNEL_STATE = {
@@ -85,6 +93,28 @@ class ReplanEvent:
     """Jobs taken out of the executor because the new plan cannot place them."""
 
 
+ChangeKind = Literal["planned", "running", "done", "failed", "unplaced"]
+
+
+@dataclass(frozen=True)
+class JobChange:
+    """One change of one job, as :class:`Replanner` reports it to ``on_change``.
+
+    Per job the changes come in the order they happen: ``planned`` (with the placement; again
+    whenever a re-plan moves it), ``running`` at each launch, then ``done`` or ``failed`` (with
+    the error); a failed job is ``planned`` again by the re-plan that follows, or
+    ``unplaced`` (with the reason) when no re-plan can place it.
+    """
+
+    job_id: str
+    tenant: str
+    kind: ChangeKind
+    job: PlannedJob | None = None
+    """The placement, for ``planned``."""
+    reason: str | None = None
+    """The error for ``failed``; why for ``unplaced``."""
+
+
 class Replanner:
     """Plans a queue, launches it on a :class:`RayExecutor` and re-plans on every change.
 
@@ -109,6 +139,9 @@ class Replanner:
         Passed to :func:`~suandian.compute.replan.replan_jobs`.
     poll_s : float
         Wall seconds between two polls in :meth:`run`. Default 0.02.
+    on_change : callable, optional
+        Called with a :class:`JobChange` for each change of a job, from :meth:`step` (and from
+        the constructor for the first plan); e.g. a :class:`QueueRecorder`.
     """
 
     def __init__(
@@ -125,6 +158,7 @@ class Replanner:
         objective: Objective = "carbon",
         slot_steps: int = 4,
         poll_s: float = 0.02,
+        on_change: Callable[[JobChange], None] | None = None,
     ) -> None:
         if lead < dt.timedelta(0):
             raise InputError(f"lead must be ≥ 0 (got {lead}); it is plan time ahead of now")
@@ -142,6 +176,10 @@ class Replanner:
         self._handled_failure: dict[str, int] = {}
         self._progress: dict[str, int] = {}
         self._dirty: list[str] = []
+        self._on_change = on_change
+        self._told: dict[str, tuple[str, object]] = {}
+        """Job id → the last change reported: kind and placement (or launches)."""
+        self._tenant = {j: str(jobs.tenants[jobs.row(j)]) for j in self._ids}
         self.unplaced: dict[str, str] = {}
         """Job id → why the latest plan could not place it."""
         self.history: list[ReplanEvent] = []
@@ -287,11 +325,45 @@ class Replanner:
                 self._signals.step_min,
             )
         self.unplaced = dict(result.unplaced)
+        for job in plan.jobs:
+            self._tell(job.job_id, "planned", job, key=(job.site, job.start_utc, job.duration))
+        for job_id, why in result.unplaced.items():
+            self._tell(job_id, "unplaced", reason=why, key=why)
         self.history.append(
             ReplanEvent(
                 plan.version, reason, self._clock.now_utc() + self._lead, result, plan, cancelled
             )
         )
+
+    def _tell(
+        self,
+        job_id: str,
+        kind: ChangeKind,
+        job: PlannedJob | None = None,
+        *,
+        reason: str | None = None,
+        key: object = None,
+    ) -> None:
+        """Report a change once (a re-plan that leaves a job where it was reports nothing)."""
+        if self._on_change is None or self._told.get(job_id) == (kind, key):
+            return
+        self._told[job_id] = (kind, key)
+        self._on_change(JobChange(job_id, self._tenant[job_id], kind, job, reason))
+
+    def _tell_outcomes(self) -> None:
+        """Report the launches and outcomes the last poll took in."""
+        if self._on_change is None:
+            return
+        for job_id, rec in self.executor.records.items():
+            if rec.state in (JobState.PENDING, JobState.CANCELLED):
+                continue  # not launched, or already reported and handed back to a re-plan
+            told = self._told.get(job_id)
+            if told is None or told[0] in ("planned", "unplaced") or told[1] != rec.launches:
+                self._tell(job_id, "running", key=rec.launches)
+            if rec.state is JobState.DONE:
+                self._tell(job_id, "done", key=rec.launches)
+            elif rec.state is JobState.FAILED:
+                self._tell(job_id, "failed", reason=rec.error, key=rec.launches)
 
     def _kernel_states(self) -> dict[str, str]:
         records = self.executor.records
@@ -337,6 +409,7 @@ class Replanner:
     def step(self) -> dict[str, JobState]:
         """Launch what is due, take in outcomes, and re-plan if anything changed."""
         states = self.executor.poll()
+        self._tell_outcomes()
         records = self.executor.records
         failed = sorted(
             j
@@ -381,3 +454,56 @@ class Replanner:
                     "check the cluster offers their site resources, or raise timeout_s"
                 )
             time.sleep(self._poll_s)
+
+
+class QueueRecorder:
+    """Writes a :class:`Replanner`'s job changes into a :class:`~suandian.store.jobs.JobQueue`.
+
+    Pass it as ``on_change``; the re-planner's job ids and tenants must be the queue's.
+
+    ============  ===========================================================================
+    change        queue
+    ============  ===========================================================================
+    planned       ``planned`` with the site and start (:meth:`JobQueue.mark_planned`); a
+                  ``failed`` job is first set back to ``queued``
+    running       ``running``
+    done          ``done``
+    failed        ``failed``, then ``queued`` for the re-plan that follows
+    unplaced      ``queued`` (no site, no start)
+    ============  ===========================================================================
+
+    A write the queue refuses (the job cancelled meanwhile, say) does not stop the run: it is
+    kept in :attr:`problems` with the change, for the caller to report.
+    """
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+        self.problems: list[str] = []
+
+    def __call__(self, change: JobChange) -> None:
+        from suandian.core.errors import SuandianError
+
+        try:
+            self._write(change)
+        except SuandianError as exc:
+            self.problems.append(f"{change.tenant}/{change.job_id} {change.kind}: {exc}")
+
+    def _write(self, change: JobChange) -> None:
+        from suandian.store.jobs import Assignment
+
+        q, tenant, job_id = self.queue, change.tenant, change.job_id
+        if change.kind in ("running", "done"):
+            q.set_status(tenant, job_id, change.kind)
+        elif change.kind == "failed":
+            q.set_status(tenant, job_id, "failed")
+            q.set_status(tenant, job_id, "queued")
+        else:
+            status = q.get(tenant, job_id).status
+            if status == "failed":
+                q.set_status(tenant, job_id, "queued")
+            if change.kind == "planned":
+                assert change.job is not None
+                place = Assignment(tenant, job_id, change.job.site, change.job.start_utc)
+                q.mark_planned([place])
+            elif status == "planned":
+                q.mark_planned([Assignment(tenant, job_id, None, None)])
