@@ -27,6 +27,9 @@ placed stays (or goes back to) ``queued`` and its reason is printed.
 suspended Kubernetes Job manifests (:mod:`suandian.executors.kubernetes`) or ``sbatch`` lines
 (:mod:`suandian.executors.slurm`). The queue stores no command for a job, so ``--command`` gives
 the argv every job runs, with ``{tenant}``, ``{job_id}`` and ``{site}`` filled in per job.
+``suandian jobs run`` launches them on Ray with a
+:class:`~suandian.executors.replanner.Replanner` that starts from the queue's plan, writes every
+status change into the queue and re-plans failures; Ray loads only inside that command.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ if TYPE_CHECKING:  # the SQL store, the simulation and the planner load inside t
 __all__ = ["jobs_app", "parse_jobs"]
 
 jobs_app = typer.Typer(
-    help="Deferrable compute jobs: submit, plan, show, cancel, emit (算电协同).",
+    help="Deferrable compute jobs: submit, plan, show, cancel, emit, run (算电协同).",
     no_args_is_help=True,
 )
 
@@ -734,3 +737,146 @@ def jobs_emit(
     except OSError as exc:
         raise InputError(f"--out {out_file}: cannot write it ({exc.strerror})") from None
     out.print(f"wrote {len(plan)} {what} to {out_file}")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    command: Annotated[
+        str,
+        typer.Option(
+            help="The argv each job runs in its Ray worker, as a shell line (the queue stores "
+            "none); {tenant}, {job_id} and {site} are filled in."
+        ),
+    ],
+    scenario: Annotated[str, typer.Option(help="Scenario whose sites the jobs run on.")] = "xining",
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's jobs.")] = None,
+    speedup: Annotated[
+        float | None,
+        typer.Option(
+            help="Simulate: plan time starts at the first planned start and runs this many "
+            "times faster than wall time (3600: an hour a second). Default: real time."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join (default: start a local one with every site)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Give up after this many wall seconds.")] = 86400.0,
+) -> None:
+    """Launch the planned jobs on Ray at their planned times and sites; re-plan failures."""
+    from rich.progress import Progress
+
+    from suandian.compute.jobs import JobTable
+    from suandian.executors.ray_executor import SimClock, site_resource
+    from suandian.executors.replanner import JobChange, QueueRecorder, Replanner
+    from suandian.grid.site_mix import grid_mix_for
+    from suandian.sim.park import simulate
+    from suandian.sim.site_signals import site_signals
+
+    if speedup is not None and not (math.isfinite(speedup) and speedup > 0):
+        raise InputError(f"--speedup {speedup}: give a number > 0, e.g. 3600")
+    park = load_scenario(scenario)
+    queue = _queue()
+    rows = _planned(queue, tenant)
+    if not rows:
+        whose = "" if tenant is None else f" of tenant {tenant!r}"
+        out.print(f"no planned jobs{whose} to run; plan the queue first with `suandian jobs plan`")
+        return
+    known = [s.id for s in park.sites]
+    elsewhere = sorted(
+        f"{q.job.tenant}/{q.job.id} at {q.site}" for q in rows if q.site not in known
+    )
+    if elsewhere:
+        raise InputError(
+            f"job(s) planned at sites outside the {scenario} scenario: {', '.join(elsewhere)}; "
+            "give their --scenario"
+        )
+    steps = {q.job.step_min for q in rows}
+    if len(steps) > 1:
+        raise InputError(
+            f"the planned jobs use different steps {sorted(steps)} min; run them one tenant or "
+            "one step at a time (--tenant)"
+        )
+    step_min = steps.pop()
+    first_start = min(q.start_utc for q in rows if q.start_utc is not None)
+    if speedup is None:
+        now_utc = dt.datetime.now(dt.UTC)
+        late = sorted(
+            f"{q.job.tenant}/{q.job.id} ({q.start_utc:%Y-%m-%d %H:%M}Z)"
+            for q in rows
+            if q.start_utc is not None and q.start_utc < now_utc
+        )
+        if late:
+            raise InputError(
+                f"job(s) planned to start in the past: {', '.join(late[:5])}; plan them again "
+                "with `suandian jobs plan`, or replay the plan with --speedup"
+            )
+    first_day, n_days = _period(rows, None, None)
+    series = simulate(park, start=first_day, days=n_days)
+    signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
+    held_mw, _ = _held_mw(queue.jobs(status="running"), signals)
+    capacity = np.maximum(signals.capacity_mw - held_mw, 0.0)
+    table = JobTable.from_jobs(
+        [
+            dataclasses.replace(
+                q.job, allowed_sites=tuple(s for s in q.job.allowed_sites if s in known)
+            )
+            for q in rows
+        ],
+        sites=signals.sites,
+    )
+    plan = _executor_plan(rows, command, dt.datetime.now(dt.UTC))
+    commands = {j.job_id: j.command for j in plan.jobs}
+
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        if ray_address is None:
+            ray.init(
+                resources={site_resource(s): 1000 for s in signals.sites},
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+        else:
+            ray.init(address=ray_address, log_to_driver=False)
+    recorder = QueueRecorder(queue)
+    try:
+        with Progress(console=out, transient=False) as progress:
+            bar = progress.add_task("jobs done", total=len(rows))
+
+            def on_change(change: JobChange) -> None:
+                recorder(change)
+                where = f" at {change.job.site} {change.job.start_utc:%H:%M}Z" if change.job else ""
+                why = f": {change.reason.strip().splitlines()[-1]}" if change.reason else ""
+                progress.console.print(f"{change.tenant}/{change.job_id} {change.kind}{where}{why}")
+                if change.kind == "done":
+                    progress.advance(bar)
+
+            # Plan time starts now that Ray is up: setting up must not eat into the plan.
+            clock = SimClock.real_time() if speedup is None else SimClock(first_start, speedup)
+            rp = Replanner(
+                table,
+                signals=signals.for_planner(),
+                capacity_mw=capacity,
+                clock=clock,
+                command=commands,
+                lead=dt.timedelta(minutes=step_min),
+                slot_steps=max(60 // step_min, 1),
+                on_change=on_change,
+                plan=plan,
+            )
+            rp.run(timeout_s=timeout)
+    finally:
+        if started:
+            ray.shutdown()
+    for problem in recorder.problems:
+        err.print(f"queue not updated: {problem}")
+    ours = {(q.job.tenant, q.job.id) for q in rows}
+    done = sum((q.job.tenant, q.job.id) in ours for q in queue.jobs(status="done"))
+    out.print(
+        f"{len(rows) - len(rp.unplaced)} of {len(rows)} job(s) ran, {len(rp.history) - 1} "
+        f"re-plan(s); {done} done in the queue"
+    )
+    for job_id, why in rp.unplaced.items():
+        out.print(f"could not be placed again, back in the queue: {job_id}: {why}")

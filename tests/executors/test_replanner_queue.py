@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from suandian.compute.jobs import Job, JobTable
 from suandian.compute.planner import SiteSignals
 from suandian.compute.replan import reduce_site_capacity
-from suandian.executors.plan import PlannedJob
+from suandian.core.errors import InputError
+from suandian.executors.plan import Plan, PlannedJob
 from suandian.executors.ray_executor import JobFunction, JobState, Outcome, SimClock
 from suandian.executors.replanner import JobChange, QueueRecorder, Replanner
 from suandian.store.jobs import JobQueue
@@ -188,3 +190,49 @@ def test_a_write_the_queue_refuses_is_kept_and_the_run_goes_on(tmp_path: Path) -
     ]
     assert queue.get("lab", "x").status == "queued"
     engine.dispose()
+
+
+def test_a_given_first_plan_must_cover_the_queue_on_the_grid() -> None:
+    jobs = [job("x", 2, (0, 16), ("a",)), job("y", 2, (0, 16), ("a", "b"))]
+    table = JobTable.from_jobs(jobs)
+    signals = SiteSignals(
+        sites=("a", "b"),
+        grid_start_utc=pd.Timestamp(T0),
+        step_min=15,
+        intensity_g_per_kwh=np.ones((2, N_STEPS)),
+    )
+    clock = SimClock(T0, 1.0, wall_origin_s=0.0, wall=lambda: 0.0)
+
+    def given(**y: object) -> Plan:
+        fields: dict[str, object] = {"site": "b", "start_utc": T0 + STEP, "duration": 2 * STEP}
+        fields.update(y)
+        x = PlannedJob("x", "lab", "a", T0, 2 * STEP, 1.0, "run")
+        y_job = PlannedJob("y", "lab", power_mw=1.0, command="run", **fields)  # type: ignore[arg-type]
+        return Plan.of([x, y_job], created_utc=T0)
+
+    def replanner(plan: Plan) -> Replanner:
+        capacity = {"a": 2.0, "b": 2.0}
+        functions = {"run": str}
+        return Replanner(
+            table,
+            signals=signals,
+            capacity_mw=capacity,
+            clock=clock,
+            command="run",
+            functions=functions,
+            plan=plan,
+        )
+
+    rp = replanner(given())
+    assert rp.placements["y"].site == "b" and rp.placements["y"].start_utc == T0 + STEP
+    assert rp.history[0].result is None and rp.executor.plan.version == 0
+    cases = [
+        (given(start_utc=T0 + dt.timedelta(minutes=5)), "are not one block of its 2 steps"),
+        (given(duration=3 * STEP), "are not one block of its 2 steps"),
+        (given(start_utc=T0 + 15 * STEP), "outside the signals' horizon"),
+        (given(site="c"), "site 'c' is not among its allowed sites"),
+        (Plan.of([], created_utc=T0), r"jobs \['x', 'y'\] of the queue are not in it"),
+    ]
+    for plan, message in cases:
+        with pytest.raises(InputError, match=message):
+            replanner(plan)

@@ -87,7 +87,8 @@ class ReplanEvent:
     """``start``, ``failed: <ids>``, ``capacity`` or ``signals`` (joined when several)."""
     now_utc: dt.datetime
     """Plan time the re-plan was computed for (clock time + lead)."""
-    result: Replan
+    result: Replan | None
+    """The kernel's re-plan; None for a first plan handed in (``Replanner(plan=...)``)."""
     plan: Plan
     cancelled: tuple[str, ...]
     """Jobs taken out of the executor because the new plan cannot place them."""
@@ -139,6 +140,10 @@ class Replanner:
         Passed to :func:`~suandian.compute.replan.replan_jobs`.
     poll_s : float
         Wall seconds between two polls in :meth:`run`. Default 0.02.
+    plan : Plan, optional
+        A first plan to launch as it is (e.g. the job queue's) instead of planning afresh:
+        every job of ``jobs`` once, each as one block on the signals' grid at an allowed site.
+        Re-plans start from it.
     on_change : callable, optional
         Called with a :class:`JobChange` for each change of a job, from :meth:`step` (and from
         the constructor for the first plan); e.g. a :class:`QueueRecorder`.
@@ -159,6 +164,7 @@ class Replanner:
         slot_steps: int = 4,
         poll_s: float = 0.02,
         on_change: Callable[[JobChange], None] | None = None,
+        plan: Plan | None = None,
     ) -> None:
         if lead < dt.timedelta(0):
             raise InputError(f"lead must be ≥ 0 (got {lead}); it is plan time ahead of now")
@@ -184,8 +190,11 @@ class Replanner:
         """Job id → why the latest plan could not place it."""
         self.history: list[ReplanEvent] = []
         """Every plan handed to the executor, the first one included."""
-        states = dict.fromkeys(self._ids, "pending")
-        result, plan = self._plan(states, version=0)
+        result: Replan | None = None
+        if plan is None:
+            result, plan = self._plan(dict.fromkeys(self._ids, "pending"), version=0)
+        else:
+            self._check_given(plan)
         self.executor = RayExecutor(
             plan, clock=clock, functions=functions, launcher=launcher, poll_s=poll_s
         )
@@ -314,8 +323,41 @@ class Replanner:
         plan = Plan.of(planned, created_utc=self._clock.now_utc(), version=version)
         return result, plan
 
+    def _check_given(self, plan: Plan) -> None:
+        """Refuse a first plan that the re-plans could not start from."""
+        missing = sorted(set(self._ids) - set(plan.job_ids))
+        extra = sorted(set(plan.job_ids) - set(self._ids))
+        if missing or extra:
+            raise InputError(
+                f"plan: jobs {missing[:5]} of the queue are not in it and jobs {extra[:5]} in "
+                "it are not in the queue; give a plan of exactly the queue's jobs"
+            )
+        sig = self._signals
+        step = dt.timedelta(minutes=sig.step_min)
+        origin = sig.grid_start_utc.to_pydatetime()
+        end = origin + sig.n_steps * step
+        for job in plan.jobs:
+            row = self._jobs.row(job.job_id)
+            where = f"plan: job {job.job_id!r}"
+            sites = self._jobs.sites
+            if job.site not in sites or not self._jobs.allowed[row, sites.index(job.site)]:
+                raise InputError(f"{where}: site {job.site!r} is not among its allowed sites")
+            n = int(self._jobs.duration_steps[row])
+            if (job.start_utc - origin) % step or job.duration != n * step:
+                raise InputError(
+                    f"{where}: start {job.start_utc.isoformat()} and duration {job.duration} "
+                    f"are not one block of its {n} steps of "
+                    f"{sig.step_min} min on the signals' grid from {origin.isoformat()}"
+                )
+            if job.start_utc < origin or job.end_utc > end:
+                raise InputError(
+                    f"{where}: runs {job.start_utc.isoformat()}–{job.end_utc.isoformat()}, "
+                    f"outside the signals' horizon {origin.isoformat()}–{end.isoformat()}; "
+                    "give signals that cover it"
+                )
+
     def _adopt(
-        self, reason: str, result: Replan, plan: Plan, *, cancelled: tuple[str, ...]
+        self, reason: str, result: Replan | None, plan: Plan, *, cancelled: tuple[str, ...]
     ) -> None:
         for job in plan.jobs:
             self._placement[job.job_id] = Placement(
@@ -324,10 +366,10 @@ class Replanner:
                 round(job.duration / dt.timedelta(minutes=self._signals.step_min)),
                 self._signals.step_min,
             )
-        self.unplaced = dict(result.unplaced)
+        self.unplaced = {} if result is None else dict(result.unplaced)
         for job in plan.jobs:
             self._tell(job.job_id, "planned", job, key=(job.site, job.start_utc, job.duration))
-        for job_id, why in result.unplaced.items():
+        for job_id, why in self.unplaced.items():
             self._tell(job_id, "unplaced", reason=why, key=why)
         self.history.append(
             ReplanEvent(

@@ -1,0 +1,96 @@
+"""``suandian jobs run`` on a real local Ray cluster, which the command starts and shuts down.
+
+Its own module: tests/executors' ``ray_cluster`` fixture holds a cluster per module, and Ray
+allows one per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import pytest
+
+from suandian.cli import main
+from suandian.compute.jobs import Job
+from suandian.settings import Settings
+from suandian.store.jobs import Assignment, JobQueue
+from suandian.store.sql import database_url, open_job_queue
+
+UTC = dt.UTC
+NOON = dt.datetime(2025, 7, 1, 4, tzinfo=UTC)  # 12:00 in Shanghai
+STEP = dt.timedelta(minutes=15)
+
+# Appends "<job> <site>" to the log; flaky fails on its first run.
+SCRIPT = """\
+import pathlib, sys
+job, site, log = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+first = not log.exists() or f"{job} " not in log.read_text()
+with log.open("a") as f:
+    f.write(f"{job} {site}\\n")
+sys.exit(1 if job == "flaky" and first else 0)
+"""
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = 0 if exc.code is None else (exc.code if isinstance(exc.code, int) else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> JobQueue:
+    """Four 30-min jobs of 1 MW at Nanchuan, planned from 12:00 local, due by 15:00."""
+    monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SUANDIAN_DATABASE_URL", raising=False)
+    q = open_job_queue(database_url(Settings()))
+    window = {"release_utc": NOON, "deadline_utc": NOON + 12 * STEP}
+    ids = ["a1", "a2", "a3", "flaky"]
+    q.submit([Job(i, "lab", 1.0, 2, **window, allowed_sites=("nanchuan",)) for i in ids])
+    starts = [NOON, NOON + STEP, NOON + 2 * STEP, NOON]
+    q.mark_planned([Assignment("lab", i, "nanchuan", s) for i, s in zip(ids, starts, strict=True)])
+    return q
+
+
+def test_run_launches_the_plan_keeps_the_queue_and_replans_a_failure(
+    queue: JobQueue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script, log = tmp_path / "job.py", tmp_path / "ran.log"
+    script.write_text(SCRIPT, encoding="utf-8")
+    command = f"{sys.executable} {script} {{job_id}} {{site}} {log}"
+    argv = ["jobs", "run", "--command", command, "--speedup", "1200", "--timeout", "60"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert sorted(lines) == ["a1 nanchuan", "a2 nanchuan", "a3 nanchuan"] + ["flaky nanchuan"] * 2
+    text = " ".join(out.split())
+    assert (
+        "lab/flaky failed" in text
+        and "4 of 4 job(s) ran, 1 re-plan(s); 4 done in the queue" in text
+    )
+    rows = {q.job.id: q for q in queue.jobs()}
+    assert {k: q.status for k, q in rows.items()} == dict.fromkeys(rows, "done")
+    for q in rows.values():  # inside its window, at the site it ran at
+        assert q.site == "nanchuan" and q.start_utc is not None
+        assert NOON <= q.start_utc <= NOON + 10 * STEP
+    # flaky ran again after its failure at 12:00, no earlier than one step (the lead) later.
+    assert rows["flaky"].start_utc is not None and rows["flaky"].start_utc >= NOON + STEP
+    assert rows["a1"].start_utc == NOON  # launched before the failure: kept
+
+
+def test_real_time_refuses_a_plan_already_past(
+    queue: JobQueue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = [(q.job.id, q.status, q.site, q.start_utc) for q in queue.jobs()]
+    code, _, err = _run(["jobs", "run", "--command", "true"], capsys)
+    assert code == 1
+    assert "job(s) planned to start in the past: lab/a1 (2025-07-01 04:00Z)" in " ".join(
+        err.split()
+    )
+    assert "or replay the plan with --speedup" in " ".join(err.split())
+    assert [(q.job.id, q.status, q.site, q.start_utc) for q in queue.jobs()] == before
