@@ -53,6 +53,7 @@ from suandian.settings import Settings
 if TYPE_CHECKING:  # the SQL store, the simulation and the planner load inside the commands
     from suandian.compute.jobs import Plan
     from suandian.compute.planner import PackResult
+    from suandian.scenario.model import Park
     from suandian.sim.site_signals import PlanTotals, SiteSignals
     from suandian.store.jobs import JobQueue, QueuedJob
 
@@ -306,6 +307,29 @@ def _period(rows: list[QueuedJob], start: str | None, days: int | None) -> tuple
     return first, days
 
 
+def _one_step_min(rows: list[QueuedJob], which: str, fix: str) -> int:
+    """The one ``step_min`` of ``rows``; refused, naming ``fix``, when they use several."""
+    steps = {q.job.step_min for q in rows}
+    if len(steps) > 1:
+        raise InputError(f"{which} use different steps {sorted(steps)} min; {fix}")
+    return steps.pop()
+
+
+def _period_signals(
+    park: Park, first_day: dt.date, n_days: int, step_min: int, held: list[QueuedJob]
+) -> tuple[SiteSignals, npt.NDArray[np.float64], list[QueuedJob]]:
+    """The scenario simulated over the period as site signals, the capacity the ``held`` jobs
+    (running, or planned and not moved) leave per site and interval [MW], and those counted."""
+    from suandian.grid.site_mix import grid_mix_for
+    from suandian.sim.park import simulate
+    from suandian.sim.site_signals import site_signals
+
+    series = simulate(park, start=first_day, days=n_days)
+    signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
+    held_mw, counted = _held_mw(held, signals)
+    return signals, np.maximum(signals.capacity_mw - held_mw, 0.0), counted
+
+
 def _two_level(
     table: JobTable, signals: SiteSignals, step_min: int, capacity_mw: npt.NDArray[np.float64]
 ) -> PackResult:
@@ -404,9 +428,7 @@ def jobs_plan(
     """Plan the queued jobs of a period onto the scenario's sites and write the plan."""
     from suandian.compute.greedy import arrival_plan, greedy_plan
     from suandian.compute.validate import check_plan
-    from suandian.grid.site_mix import grid_mix_for
-    from suandian.sim.park import simulate
-    from suandian.sim.site_signals import plan_totals, site_signals
+    from suandian.sim.site_signals import plan_totals
     from suandian.store.jobs import Assignment
 
     if strategy not in _STRATEGIES:
@@ -425,13 +447,11 @@ def jobs_plan(
     if not inside:
         out.print(f"no queued or planned job has its window in [{lo}, {hi})")
         return
-    steps = {q.job.step_min for q in inside}
-    if len(steps) > 1:
-        raise InputError(
-            f"the jobs of the period use different steps {sorted(steps)} min; plan them in "
-            "separate periods or resubmit them on one step_min"
-        )
-    step_min = steps.pop()
+    step_min = _one_step_min(
+        inside,
+        "the jobs of the period",
+        "plan them in separate periods or resubmit them on one step_min",
+    )
     # Running jobs, and planned ones this run does not move, keep their capacity.
     moved = {(q.job.tenant, q.job.id) for q in inside}
     kept = [
@@ -459,10 +479,7 @@ def jobs_plan(
         # and what is checked below is exactly what will run.
         jobs.append(dataclasses.replace(q.job, id=key, allowed_sites=sites, interruptible=False))
 
-    series = simulate(park, start=first_day, days=n_days)
-    signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
-    held_mw, held = _held_mw(kept, signals)
-    capacity = np.maximum(signals.capacity_mw - held_mw, 0.0)
+    signals, capacity, held = _period_signals(park, first_day, n_days, step_min, kept)
     on_grid: dict[str, Any] = {
         "sites": signals.sites,
         "grid_start_utc": signals.start_utc,

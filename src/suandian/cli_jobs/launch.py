@@ -21,10 +21,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
-from suandian.cli_jobs.app import _held_mw, _period, _queue, err, jobs_app, out
+from suandian.cli_jobs.app import (
+    _one_step_min,
+    _period,
+    _period_signals,
+    _queue,
+    err,
+    jobs_app,
+    out,
+)
 from suandian.core.errors import InputError
 from suandian.scenario import load_scenario
 
@@ -212,9 +219,6 @@ def jobs_run(
     from suandian.compute.jobs import JobTable
     from suandian.executors.ray_executor import SimClock, site_resource
     from suandian.executors.replanner import JobChange, QueueRecorder, Replanner
-    from suandian.grid.site_mix import grid_mix_for
-    from suandian.sim.park import simulate
-    from suandian.sim.site_signals import site_signals
 
     if speedup is not None and not (math.isfinite(speedup) and speedup > 0):
         raise InputError(f"--speedup {speedup}: give a number > 0, e.g. 3600")
@@ -234,13 +238,9 @@ def jobs_run(
             f"job(s) planned at sites outside the {scenario} scenario: {', '.join(elsewhere)}; "
             "give their --scenario"
         )
-    steps = {q.job.step_min for q in rows}
-    if len(steps) > 1:
-        raise InputError(
-            f"the planned jobs use different steps {sorted(steps)} min; run them one tenant or "
-            "one step at a time (--tenant)"
-        )
-    step_min = steps.pop()
+    step_min = _one_step_min(
+        rows, "the planned jobs", "run them one tenant or one step at a time (--tenant)"
+    )
     first_start = min(q.start_utc for q in rows if q.start_utc is not None)
     if speedup is None:
         now_utc = dt.datetime.now(dt.UTC)
@@ -255,10 +255,8 @@ def jobs_run(
                 "with `suandian jobs plan`, or replay the plan with --speedup"
             )
     first_day, n_days = _period(rows, None, None)
-    series = simulate(park, start=first_day, days=n_days)
-    signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
-    held_mw, _ = _held_mw(queue.jobs(status="running"), signals)
-    capacity = np.maximum(signals.capacity_mw - held_mw, 0.0)
+    running = queue.jobs(status="running")
+    signals, capacity, _ = _period_signals(park, first_day, n_days, step_min, running)
     table = JobTable.from_jobs(
         [
             dataclasses.replace(
