@@ -7,6 +7,7 @@ import pytest
 
 from suandian.compute.greedy import arrival_plan, greedy_plan
 from suandian.compute.jobs import JobTable, Plan
+from suandian.compute.packing import take_jobs
 from suandian.compute.strategies import lwa_non_interrupting
 from suandian.compute.validate import check_plan
 from suandian.core.errors import InputError
@@ -101,26 +102,8 @@ def test_random_queue_is_valid_and_within_capacity() -> None:
     )
     assert 0 < len(result.unplaced) < n  # capacity binds, yet most jobs fit
     keep = np.array([str(i) not in result.unplaced for i in jobs.ids])
-    subset = _subset(jobs, keep)
+    subset = take_jobs(jobs, np.flatnonzero(keep))
     assert check_plan(subset, result.plan, site_capacity_mw=capacity) == []
-
-
-def _subset(jobs: JobTable, keep: np.ndarray) -> JobTable:
-    return JobTable(
-        ids=jobs.ids[keep],
-        tenants=jobs.tenants[keep],
-        power_mw=jobs.power_mw[keep],
-        duration_steps=jobs.duration_steps[keep],
-        release_ns=jobs.release_ns[keep],
-        deadline_ns=jobs.deadline_ns[keep],
-        interruptible=jobs.interruptible[keep],
-        checkpoint_steps=jobs.checkpoint_steps[keep],
-        sites=jobs.sites,
-        allowed=jobs.allowed[keep],
-        data_gb=jobs.data_gb[keep],
-        priority=jobs.priority[keep],
-        step_min=jobs.step_min,
-    )
 
 
 def test_without_capacity_limits_one_site_matches_lets_wait_awhile() -> None:
