@@ -1,11 +1,14 @@
-"""Shared fixtures: a simulated year of the bundled park, and the external services tests use."""
+"""Shared fixtures: a simulated year of the bundled park, the external services tests use, and
+the command line run in-process."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
+from suandian.cli import main
 from suandian.scenario import Park, load_scenario
 from suandian.sim.park import ParkSeries, simulate_year
 
@@ -48,3 +51,19 @@ def postgres_url() -> str:
     except psycopg.Error as exc:
         _service_missing(f"PostgreSQL at {POSTGRES_URL}", str(exc).strip().splitlines()[0])
     return POSTGRES_URL
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple[int, str, str]]:
+    """Run ``suandian ARGV`` in-process: (exit code, standard output, standard error)."""
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = 0 if exc.code is None else (exc.code if isinstance(exc.code, int) else 1)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from suandian.cli import main
 from suandian.compute.jobs import Job
 from suandian.settings import Settings
 from suandian.store.jobs import Assignment, JobQueue
 from suandian.store.sql import database_url, open_job_queue
 
+RunCli = Callable[[list[str]], tuple[int, str, str]]  # the run_cli fixture (conftest)
+
 UTC = dt.UTC
 K8S_VERSION = "1.30.0"  # as tests/executors/test_kubernetes.py, pinned with kubernetes-validate
 RENDER_START = dt.datetime(2025, 7, 1, 16, tzinfo=UTC)  # 2 July 00:00 in Shanghai
 TRAIN_START = dt.datetime(2025, 7, 1, 2, tzinfo=UTC)  # 1 July 10:00 in Shanghai
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = 0 if exc.code is None else (exc.code if isinstance(exc.code, int) else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -57,10 +49,10 @@ def _statuses(q: JobQueue) -> list[tuple[str, str, str | None, dt.datetime | Non
     return [(r.job.id, r.status, r.site, r.start_utc) for r in q.jobs()]
 
 
-def test_sbatch_lines(queue: JobQueue, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sbatch_lines(queue: JobQueue, run_cli: RunCli) -> None:
     before = _statuses(queue)
     argv = ["jobs", "emit", "--to", "slurm", "--command", "python -m run --job {job_id} {site}"]
-    code, out, err = _run([*argv, "--partition", "xining=gpu-a"], capsys)
+    code, out, err = run_cli([*argv, "--partition", "xining=gpu-a"])
     assert code == 0, err
     # Submission order; --begin in Shanghai time (render-7 starts on the next local day);
     # qingpu has no --partition, so its own id is the partition.
@@ -72,7 +64,7 @@ def test_sbatch_lines(queue: JobQueue, capsys: pytest.CaptureFixture[str]) -> No
         "--time=0-01:00:00 --comment=tenant=lab --no-requeue "
         "'--wrap=python -m run --job train qingpu'",
     ]
-    code, out, err = _run([*argv, "--tenant", "lab", "--cluster-tz", "UTC"], capsys)
+    code, out, err = run_cli([*argv, "--tenant", "lab", "--cluster-tz", "UTC"])
     assert code == 0, err
     assert out.splitlines() == [
         "sbatch --job-name=train --partition=qingpu --begin=2025-07-01T02:00:00 "
@@ -82,13 +74,11 @@ def test_sbatch_lines(queue: JobQueue, capsys: pytest.CaptureFixture[str]) -> No
     assert _statuses(queue) == before  # emitting reads the queue only
 
 
-def test_kubernetes_manifests_to_a_file(
-    queue: JobQueue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_kubernetes_manifests_to_a_file(queue: JobQueue, tmp_path: Path, run_cli: RunCli) -> None:
     path = tmp_path / "jobs.yaml"
     argv = ["jobs", "emit", "--to", "kubernetes", "--image", "registry.local/run:1"]
     argv += ["--namespace", "batch", "--command", "python -m run --tenant {tenant}"]
-    code, out, err = _run([*argv, "--out", str(path)], capsys)
+    code, out, err = run_cli([*argv, "--out", str(path)])
     assert code == 0, err
     assert " ".join(out.split()) == f"wrote 2 Kubernetes Job manifest(s) to {path}"
     manifests = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
@@ -138,7 +128,7 @@ def test_kubernetes_manifests_to_a_file(
 def test_refused_with_the_fix_and_nothing_written(
     queue: JobQueue,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
     extra: list[str],
     message: str,
 ) -> None:
@@ -146,7 +136,7 @@ def test_refused_with_the_fix_and_nothing_written(
     path = tmp_path / "out.txt"
     argv = ["jobs", "emit", "--command", "run", "--out", str(path), *extra]
     # the last --command wins, so the parametrised ones replace "run"
-    code, out, err = _run(argv, capsys)
+    code, out, err = run_cli(argv)
     assert code == 1
     assert message in " ".join(err.split())
     assert out == "" and not path.exists()
@@ -154,27 +144,25 @@ def test_refused_with_the_fix_and_nothing_written(
 
 
 def test_ids_planned_for_two_tenants_are_handed_over_one_tenant_at_a_time(
-    queue: JobQueue, capsys: pytest.CaptureFixture[str]
+    queue: JobQueue, run_cli: RunCli
 ) -> None:
     twin = queue.get("lab", "train").job
     queue.submit([dataclasses.replace(twin, tenant="other")])
     queue.mark_planned([Assignment("other", "train", "xining", TRAIN_START)])
     argv = ["jobs", "emit", "--to", "slurm", "--command", "run"]
-    code, _, err = _run(argv, capsys)
+    code, _, err = run_cli(argv)
     assert code == 1
     assert (
         "job id(s) planned for several tenants: train (lab, other); an executor keys jobs by id, "
         "so hand over one tenant at a time with --tenant T"
     ) in " ".join(err.split())
-    code, out, _ = _run([*argv, "--tenant", "other"], capsys)
+    code, out, _ = run_cli([*argv, "--tenant", "other"])
     assert code == 0 and out.count("sbatch ") == 1 and "--comment=tenant=other" in out
 
 
-def test_no_planned_jobs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_no_planned_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli) -> None:
     monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SUANDIAN_DATABASE_URL", raising=False)
-    code, out, err = _run(["jobs", "emit", "--to", "slurm", "--command", "run"], capsys)
+    code, out, err = run_cli(["jobs", "emit", "--to", "slurm", "--command", "run"])
     assert (code, out) == (0, "")
     assert "no planned jobs to emit; plan the queue first with `suandian jobs plan`" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,17 +15,9 @@ from suandian.cli import main
 from suandian.settings import Settings
 from suandian.store.sql import database_url, open_ledger
 
+RunCli = Callable[[list[str]], tuple[int, str, str]]  # the run_cli fixture (conftest)
+
 HOUR = dt.timedelta(hours=1)
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = 0 if exc.code is None else (exc.code if isinstance(exc.code, int) else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -99,21 +91,21 @@ def _period():  # type: ignore[no-untyped-def]
     )
 
 
-def test_verify_and_show(in_demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["ledger", "verify", "--json"], capsys)
+def test_verify_and_show(in_demo: Path, run_cli: RunCli) -> None:
+    code, out, _ = run_cli(["ledger", "verify", "--json"])
     assert code == 0
     result = json.loads(out)
     assert result["ok"] is True and result["first_bad_seq"] is None
-    code, out, _ = _run(["ledger", "show", "--json"], capsys)
+    code, out, _ = run_cli(["ledger", "show", "--json"])
     assert code == 0
     shown = json.loads(out)
     assert shown["chain_head"]["hash"] == result["head_hash"]
     assert {m["device"] for m in shown["gec"]} == {"pv-nanchuan", "wind-nanchuan"}
 
 
-def test_evidence_pack_files(in_demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evidence_pack_files(in_demo: Path, run_cli: RunCli) -> None:
     argv = ["ledger", "evidence", "--consumer", "dc-nanchuan", "--from", "2025-07-01"]
-    code, out, err = _run([*argv, "--to", "2025-07-02", "--out", "ev", "--json"], capsys)
+    code, out, err = run_cli([*argv, "--to", "2025-07-02", "--out", "ev", "--json"])
     assert code == 0, err
     pack = json.loads(out)
     assert 0.0 < pack["hourly_match_pu"] <= 1.0
@@ -125,9 +117,7 @@ def test_evidence_pack_files(in_demo: Path, capsys: pytest.CaptureFixture[str]) 
     assert pack["chain"]["head_hash"] in page
 
 
-def test_split_transfer_cancel_claim_by_hand(
-    in_demo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_split_transfer_cancel_claim_by_hand(in_demo: Path, run_cli: RunCli) -> None:
     ledger = _ledger()
 
     def room(hour):  # type: ignore[no-untyped-def]
@@ -147,38 +137,36 @@ def test_split_transfer_cancel_claim_by_hand(
     before = room(hour)
     local = hour.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
     split = ["ledger", "split", "--bundle", str(bundle.id), "--sizes", f"1,{bundle.wh - 1}"]
-    code, out, err = _run([*split, "--account", "park-generation"], capsys)
+    code, out, err = run_cli([*split, "--account", "park-generation"])
     assert code == 0, err
     child = int(out.split("into ")[1].split(",")[0])
     piece = ledger.get_bundle(child)
     assert (piece.start_id, piece.end_id, piece.wh) == (bundle.start_id, bundle.start_id, 1)
     transfer = ["ledger", "transfer", "--bundle", str(child), "--sender", "park-generation"]
-    code, _, err = _run([*transfer, "--recipient", "svc-01"], capsys)
+    code, _, err = run_cli([*transfer, "--recipient", "svc-01"])
     assert code == 0, err
     cancel = ["ledger", "cancel", "--bundle", str(child), "--account", "svc-01"]
-    code, _, err = _run([*cancel, "--beneficiary", "svc-01", "--hour", local], capsys)
+    code, _, err = run_cli([*cancel, "--beneficiary", "svc-01", "--hour", local])
     assert code == 0, err
     claim = ["ledger", "claim", "--bundle", str(child), "--beneficiary", "svc-01"]
-    code, _, err = _run(claim, capsys)
+    code, _, err = run_cli(claim)
     assert code == 0, err
     assert ledger.get_bundle(child).status.value == "claimed"
     assert room(hour) == before - 1
     # The same bundle twice: refused, naming it; nothing changes.
     head = ledger.head()
-    code, _, err = _run(claim, capsys)
+    code, _, err = run_cli(claim)
     assert code == 1 and str(child) in err
     assert ledger.head() == head
     assert ledger.verify().ok
     assert ledger.audit() == []
 
 
-def test_bad_input_names_the_bundle_and_changes_nothing(
-    in_demo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_input_names_the_bundle_and_changes_nothing(in_demo: Path, run_cli: RunCli) -> None:
     ledger = _ledger()
     head = ledger.head()
     claimed = ledger.bundles_of("dc-nanchuan", "claimed")[0]
-    code, _, err = _run(
+    code, _, err = run_cli(
         [
             "ledger",
             "transfer",
@@ -188,16 +176,13 @@ def test_bad_input_names_the_bundle_and_changes_nothing(
             "dc-nanchuan",
             "--recipient",
             "svc-01",
-        ],
-        capsys,
+        ]
     )
     assert code == 1
     assert str(claimed.id) in err and "claimed" in err
     cancel = ["ledger", "cancel", "--bundle", "1", "--account", "svc-01"]
-    code, _, err = _run([*cancel, "--beneficiary", "svc-01", "--hour", "2025-07-01T10:30"], capsys)
+    code, _, err = run_cli([*cancel, "--beneficiary", "svc-01", "--hour", "2025-07-01T10:30"])
     assert code == 1 and "on the hour" in err
-    code, _, err = _run(
-        ["ledger", "split", "--bundle", "1", "--sizes", "a,b", "--account", "x"], capsys
-    )
+    code, _, err = run_cli(["ledger", "split", "--bundle", "1", "--sizes", "a,b", "--account", "x"])
     assert code == 1 and "--sizes" in err
     assert ledger.head() == head  # nothing was appended

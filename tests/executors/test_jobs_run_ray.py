@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from suandian.cli import main
 from suandian.compute.jobs import Job
 from suandian.settings import Settings
 from suandian.store.jobs import Assignment, JobQueue
 from suandian.store.sql import database_url, open_job_queue
+
+RunCli = Callable[[list[str]], tuple[int, str, str]]  # the run_cli fixture (conftest)
 
 UTC = dt.UTC
 NOON = dt.datetime(2025, 7, 1, 4, tzinfo=UTC)  # 12:00 in Shanghai
@@ -31,16 +33,6 @@ with log.open("a") as f:
     f.write(f"{job} {site}\\n")
 sys.exit(1 if job == "flaky" and first else 0)
 """
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = 0 if exc.code is None else (exc.code if isinstance(exc.code, int) else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -58,13 +50,13 @@ def queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> JobQueue:
 
 
 def test_run_launches_the_plan_keeps_the_queue_and_replans_a_failure(
-    queue: JobQueue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    queue: JobQueue, tmp_path: Path, run_cli: RunCli
 ) -> None:
     script, log = tmp_path / "job.py", tmp_path / "ran.log"
     script.write_text(SCRIPT, encoding="utf-8")
     command = f"{sys.executable} {script} {{job_id}} {{site}} {log}"
     argv = ["jobs", "run", "--command", command, "--speedup", "1200", "--timeout", "60"]
-    code, out, err = _run(argv, capsys)
+    code, out, err = run_cli(argv)
     assert code == 0, err
     lines = log.read_text(encoding="utf-8").splitlines()
     assert sorted(lines) == ["a1 nanchuan", "a2 nanchuan", "a3 nanchuan"] + ["flaky nanchuan"] * 2
@@ -83,11 +75,9 @@ def test_run_launches_the_plan_keeps_the_queue_and_replans_a_failure(
     assert rows["a1"].start_utc == NOON  # launched before the failure: kept
 
 
-def test_real_time_refuses_a_plan_already_past(
-    queue: JobQueue, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_real_time_refuses_a_plan_already_past(queue: JobQueue, run_cli: RunCli) -> None:
     before = [(q.job.id, q.status, q.site, q.start_utc) for q in queue.jobs()]
-    code, _, err = _run(["jobs", "run", "--command", "true"], capsys)
+    code, _, err = run_cli(["jobs", "run", "--command", "true"])
     assert code == 1
     assert "job(s) planned to start in the past: lab/a1 (2025-07-01 04:00Z)" in " ".join(
         err.split()

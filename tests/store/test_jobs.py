@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,13 +13,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from suandian.cli import main
 from suandian.cli_jobs import parse_jobs
 from suandian.compute.jobs import Job
 from suandian.core.errors import InputError, NotFound
 from suandian.ledger.tables import Base
 from suandian.store.jobs import Assignment, JobQueue, JobsBase
 from suandian.store.sql import engine_for, migrate
+
+RunCli = Callable[[list[str]], tuple[int, str, str]]  # the run_cli fixture (conftest)
 
 UTC = dt.UTC
 T0 = dt.datetime(2025, 7, 1, 1, tzinfo=UTC)  # 09:00 in Shanghai
@@ -232,19 +233,7 @@ def test_bad_jobs_are_refused_with_the_reason(changes: dict[str, object], reason
     assert "jobs[1]" in str(info.value)
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = 0 if exc.code is None else (exc.code if isinstance(exc.code, int) else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_jobs_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_jobs_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli) -> None:
     monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SUANDIAN_DATABASE_URL", raising=False)
     path = tmp_path / "jobs.yaml"
@@ -254,16 +243,16 @@ def test_jobs_cli(
         "     release: '2025-07-01T10:00+08:00', deadline: '2025-07-01T18:00+08:00'}\n",
         encoding="utf-8",
     )
-    assert _run(["jobs", "submit", str(path)], capsys)[0] == 0
+    assert run_cli(["jobs", "submit", str(path)])[0] == 0
     bad = json.dumps([_record(id="late", deadline="2025-07-01T10:00+08:00")])
-    code, _, err = _run(["jobs", "submit", "--json", bad], capsys)
+    code, _, err = run_cli(["jobs", "submit", "--json", bad])
     assert code == 1 and "late" in err and "nothing queued" in err
-    code, out, _ = _run(["jobs", "show", "--json"], capsys)
+    code, out, _ = run_cli(["jobs", "show", "--json"])
     assert code == 0
     shown = json.loads(out)["jobs"]
     assert [(j["id"], j["status"]) for j in shown] == [("render-7", "queued")]
-    assert _run(["jobs", "cancel", "--tenant", "studio", "--id", "render-7"], capsys)[0] == 0
-    code, out, _ = _run(["jobs", "show", "--status", "cancelled"], capsys)
+    assert run_cli(["jobs", "cancel", "--tenant", "studio", "--id", "render-7"])[0] == 0
+    code, out, _ = run_cli(["jobs", "show", "--status", "cancelled"])
     assert code == 0 and "render-7" in out
 
 
@@ -283,7 +272,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def test_jobs_plan_cli(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_jobs_plan_cli(data_dir: Path, run_cli: RunCli) -> None:
     day = _DAY
     jobs = [
         *_LAB_JOBS,
@@ -291,12 +280,10 @@ def test_jobs_plan_cli(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> No
         {"id": "later", "tenant": "lab", "power_mw": 1, "duration_h": 1}
         | {"release": "2025-07-05T00:00+08:00", "deadline": "2025-07-06T00:00+08:00"},
     ]
-    assert _run(["jobs", "submit", "--json", json.dumps(jobs)], capsys)[0] == 0
-    assert _run(["jobs", "cancel", "--tenant", "lab", "--id", "gone"], capsys)[0] == 0
+    assert run_cli(["jobs", "submit", "--json", json.dumps(jobs)])[0] == 0
+    assert run_cli(["jobs", "cancel", "--tenant", "lab", "--id", "gone"])[0] == 0
 
-    code, out, err = _run(
-        ["jobs", "plan", "--start", "2025-07-01", "--days", "1", "--json"], capsys
-    )
+    code, out, err = run_cli(["jobs", "plan", "--start", "2025-07-01", "--days", "1", "--json"])
     assert code == 0, err
     result = json.loads(out)
     by_id = {j["id"]: j for j in result["jobs"]}
@@ -317,7 +304,7 @@ def test_jobs_plan_cli(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert greedy["carbon_kgco2"] < arrival["carbon_kgco2"]
     assert greedy["green_share"] >= arrival["green_share"]
 
-    code, out, _ = _run(["jobs", "show", "--json"], capsys)
+    code, out, _ = run_cli(["jobs", "show", "--json"])
     shown = {j["id"]: j for j in json.loads(out)["jobs"]}
     assert {k: v["status"] for k, v in shown.items()} == {
         "train": "planned",
@@ -330,27 +317,25 @@ def test_jobs_plan_cli(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> No
 
     # Run-on-arrival starts every job at its release, capacity regardless: the 60 MW job
     # overloads the hall, so the plan fails its check and nothing is written.
-    code, _, err = _run(
-        ["jobs", "plan", "--strategy", "arrival", "--start", "2025-07-01", "--days", "1"], capsys
+    code, _, err = run_cli(
+        ["jobs", "plan", "--strategy", "arrival", "--start", "2025-07-01", "--days", "1"]
     )
     assert code == 1 and "nothing was written" in err and "runs 74 MW" in err
-    code, out, _ = _run(["jobs", "show", "--json"], capsys)
+    code, out, _ = run_cli(["jobs", "show", "--json"])
     after = {j["id"]: j for j in json.loads(out)["jobs"]}
     assert after == shown
 
-    code, _, err = _run(["jobs", "plan", "--strategy", "best"], capsys)
+    code, _, err = run_cli(["jobs", "plan", "--strategy", "best"])
     assert code == 1 and "use one of planner, greedy, arrival" in err
 
 
-def test_jobs_plan_with_the_multi_site_planner(
-    data_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _run(["jobs", "submit", "--json", json.dumps(_LAB_JOBS)], capsys)[0] == 0
+def test_jobs_plan_with_the_multi_site_planner(data_dir: Path, run_cli: RunCli) -> None:
+    assert run_cli(["jobs", "submit", "--json", json.dumps(_LAB_JOBS)])[0] == 0
     argv = ["jobs", "plan", "--start", "2025-07-01", "--days", "1", "--json"]
-    code, out, err = _run([*argv, "--strategy", "greedy"], capsys)
+    code, out, err = run_cli([*argv, "--strategy", "greedy"])
     assert code == 0, err
     greedy = json.loads(out)["totals"]["greedy"]
-    code, out, err = _run([*argv, "--strategy", "planner"], capsys)
+    code, out, err = run_cli([*argv, "--strategy", "planner"])
     assert code == 0, err
     assert len(out.strip().splitlines()) == 1  # HiGHS's banner stays off stdout
     result = json.loads(out)
@@ -365,7 +350,7 @@ def test_jobs_plan_with_the_multi_site_planner(
 
 
 def test_jobs_plan_leaves_the_capacity_of_running_jobs_alone(
-    data_dir: Path, capsys: pytest.CaptureFixture[str]
+    data_dir: Path, run_cli: RunCli
 ) -> None:
     from suandian.settings import Settings
     from suandian.store.sql import database_url, open_job_queue
@@ -375,17 +360,17 @@ def test_jobs_plan_leaves_the_capacity_of_running_jobs_alone(
     # four hours, but 13 + 6 = 19 MW exceeds the hall in every interval, so it must go elsewhere.
     argv = ["jobs", "plan", "--start", "2025-07-01", "--days", "1", "--json"]
     held = {"id": "held", "tenant": "lab", "power_mw": 13, "duration_h": 4, **_DAY}
-    assert _run(["jobs", "submit", "--json", json.dumps([held])], capsys)[0] == 0
-    code, out, err = _run(argv, capsys)
+    assert run_cli(["jobs", "submit", "--json", json.dumps([held])])[0] == 0
+    code, out, err = run_cli(argv)
     assert code == 0, err
     (placed,) = json.loads(out)["jobs"]
     held_start = dt.datetime.fromisoformat(placed["start_utc"])
     open_job_queue(database_url(Settings())).set_status("lab", "held", "running")
 
     train = {"id": "train", "tenant": "lab", "power_mw": 6, "duration_h": 4, **_DAY}
-    assert _run(["jobs", "submit", "--json", json.dumps([train])], capsys)[0] == 0
+    assert run_cli(["jobs", "submit", "--json", json.dumps([train])])[0] == 0
     for strategy in ("greedy", "planner"):
-        code, out, err = _run([*argv, "--strategy", strategy], capsys)
+        code, out, err = run_cli([*argv, "--strategy", strategy])
         assert code == 0, err
         result = json.loads(out)
         assert [j["id"] for j in result["jobs"]] == ["train"]  # the running job is not moved
@@ -395,5 +380,5 @@ def test_jobs_plan_leaves_the_capacity_of_running_jobs_alone(
         start = dt.datetime.fromisoformat(result["jobs"][0]["start_utc"])
         four_h = dt.timedelta(hours=4)
         assert start + four_h <= held_start or start >= held_start + four_h, strategy
-    code, out, _ = _run(argv[:-1], capsys)
+    code, out, _ = run_cli(argv[:-1])
     assert code == 0 and "capacity held by running job lab/held: 13 MW at nanchuan" in out
