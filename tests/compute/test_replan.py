@@ -11,9 +11,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from suandian.compute.jobs import Job, JobTable, Plan
-from suandian.compute.planner import SiteSignals
+from suandian.compute.planner import SiteSignals, capacity_grid
 from suandian.compute.replan import (
-    capacity_grid,
     reduce_site_capacity,
     replan_jobs,
 )

@@ -60,7 +60,7 @@ from suandian.core.cstdio import c_stdout_silenced
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.core.times import require_utc
 
-__all__ = ["CapacityPlan", "SiteSignals", "plan_capacity", "step_cost_per_mwh"]
+__all__ = ["CapacityPlan", "SiteSignals", "capacity_grid", "plan_capacity", "step_cost_per_mwh"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -165,21 +165,42 @@ def _site_columns(jobs: JobTable, signals: SiteSignals) -> npt.NDArray[np.bool_]
     return allowed
 
 
-def _capacity_array(capacity_mw: object, signals: SiteSignals) -> FloatArray:
+def capacity_grid(
+    capacity_mw: Mapping[str, float] | npt.ArrayLike, signals: SiteSignals
+) -> FloatArray:
+    """Capacity as a (sites, steps) array in the order of ``signals.sites``.
+
+    Parameters
+    ----------
+    capacity_mw : mapping site → MW, or array (sites,) or (sites, steps)
+        Power open to flexible jobs. [MW]
+    """
     n_s, n_t = len(signals.sites), signals.n_steps
     if isinstance(capacity_mw, Mapping):
         missing = [s for s in signals.sites if s not in capacity_mw]
         if missing:
-            raise InputError(f"capacity_mw has no entry for site(s) {missing}; give one per site")
-        arr = np.array([float(capacity_mw[s]) for s in signals.sites])
+            raise InputError(
+                f"capacity_mw has no entry for site(s) {missing}; give one figure (or one per "
+                "step) for every site of the signals"
+            )
+        rows = [
+            np.broadcast_to(np.asarray(capacity_mw[s], dtype=np.float64), (n_t,))
+            for s in signals.sites
+        ]
+        arr = np.stack(rows) if rows else np.zeros((0, n_t))
     else:
         arr = np.asarray(capacity_mw, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    arr = np.broadcast_to(arr, (n_s, n_t)).astype(np.float64)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[0] != n_s or arr.shape[1] not in (1, n_t):
+            raise InputError(
+                f"capacity_mw: shape {np.shape(capacity_mw)}, expected ({n_s},) or "
+                f"({n_s}, {n_t}) (sites × steps of the signals)"
+            )
+        arr = np.broadcast_to(arr, (n_s, n_t))
     if not (np.isfinite(arr).all() and (arr >= 0).all()):
         raise InputError("capacity_mw: values must be finite and ≥ 0 MW")
-    return arr
+    return np.array(arr, dtype=np.float64)
 
 
 def _windows(jobs: JobTable, signals: SiteSignals) -> tuple[IntArray, IntArray]:
@@ -290,7 +311,7 @@ def plan_capacity(
         raise InputError(
             f"slot_steps {slot_steps} must be ≥ 1 and divide the {signals.n_steps} steps"
         )
-    cap = _capacity_array(capacity_mw, signals)
+    cap = capacity_grid(capacity_mw, signals)
     allowed = _site_columns(jobs, signals)
     r, d = _windows(jobs, signals)
     n_s, n_t = cap.shape

@@ -35,9 +35,9 @@ from suandian.compute.capacity import (
     IntArray,
     Objective,
     SiteSignals,
-    _capacity_array,
     _site_columns,
     _windows,
+    capacity_grid,
     step_cost_per_mwh,
 )
 from suandian.compute.jobs import JobTable, Plan
@@ -377,7 +377,7 @@ def pack_jobs(
     improve_sweeps : int
         Passes of the improvement sweep (0: none).
     """
-    cap = _capacity_array(capacity_mw, signals)
+    cap = capacity_grid(capacity_mw, signals)
     unit_cost = step_cost_per_mwh(signals, objective, carbon_price_cny_per_t=carbon_price_cny_per_t)
     if isinstance(capacity_curves, CapacityPlan):
         if len(capacity_curves.job_group) not in (0, len(jobs)):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from suandian.compute.capacity import (
     CapacityPlan,
     SiteSignals,
+    capacity_grid,
     plan_capacity,
     step_cost_per_mwh,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "CapacityPlan",
     "PackResult",
     "SiteSignals",
+    "capacity_grid",
     "pack_jobs",
     "plan_capacity",
     "plan_cost",

@@ -39,6 +39,7 @@ from suandian.compute.jobs import JobTable, Plan
 from suandian.compute.planner import (
     Objective,
     SiteSignals,
+    capacity_grid,
     pack_jobs,
     plan_capacity,
     take_jobs,
@@ -47,7 +48,7 @@ from suandian.compute.validate import check_plan, check_replan
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.core.times import require_utc
 
-__all__ = ["JOB_STATES", "Replan", "capacity_grid", "reduce_site_capacity", "replan_jobs"]
+__all__ = ["JOB_STATES", "Replan", "reduce_site_capacity", "replan_jobs"]
 
 JOB_STATES = ("pending", "running", "done", "failed")
 """What :func:`replan_jobs` needs to know of each job."""
@@ -97,44 +98,6 @@ class Replan:
     overrun: list[str] = field(default_factory=list)
     resumed_steps: dict[str, int] = field(default_factory=dict)
     energy_level: str = "optimal"
-
-
-def capacity_grid(
-    capacity_mw: Mapping[str, float] | npt.ArrayLike, signals: SiteSignals
-) -> FloatArray:
-    """Capacity as a (sites, steps) array in the order of ``signals.sites``.
-
-    Parameters
-    ----------
-    capacity_mw : mapping site → MW, or array (sites,) or (sites, steps)
-        Power open to flexible jobs. [MW]
-    """
-    n_s, n_t = len(signals.sites), signals.n_steps
-    if isinstance(capacity_mw, Mapping):
-        missing = [s for s in signals.sites if s not in capacity_mw]
-        if missing:
-            raise InputError(
-                f"capacity_mw has no entry for site(s) {missing}; give one figure (or one per "
-                "step) for every site of the signals"
-            )
-        rows = [
-            np.broadcast_to(np.asarray(capacity_mw[s], dtype=np.float64), (n_t,))
-            for s in signals.sites
-        ]
-        arr = np.stack(rows) if rows else np.zeros((0, n_t))
-    else:
-        arr = np.asarray(capacity_mw, dtype=np.float64)
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[0] != n_s or arr.shape[1] not in (1, n_t):
-            raise InputError(
-                f"capacity_mw: shape {np.shape(capacity_mw)}, expected ({n_s},) or "
-                f"({n_s}, {n_t}) (sites × steps of the signals)"
-            )
-        arr = np.broadcast_to(arr, (n_s, n_t))
-    if not (np.isfinite(arr).all() and (arr >= 0).all()):
-        raise InputError("capacity_mw: values must be finite and ≥ 0 MW")
-    return np.array(arr, dtype=np.float64)
 
 
 def reduce_site_capacity(

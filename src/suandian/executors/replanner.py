@@ -37,8 +37,8 @@ import pandas as pd
 
 from suandian.compute.jobs import JobTable
 from suandian.compute.jobs import Plan as StepPlan
-from suandian.compute.planner import Objective, SiteSignals
-from suandian.compute.replan import Replan, capacity_grid, replan_jobs
+from suandian.compute.planner import Objective, SiteSignals, capacity_grid
+from suandian.compute.replan import Replan, replan_jobs
 from suandian.core.errors import ExecutorError, InputError
 from suandian.executors.plan import Command, Plan, PlannedJob
 from suandian.executors.ray_executor import (
