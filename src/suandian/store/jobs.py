@@ -25,10 +25,12 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Connection,
     Engine,
     Float,
     Integer,
     MetaData,
+    Row,
     String,
     UniqueConstraint,
     insert,
@@ -252,13 +254,7 @@ class JobQueue:
         if status not in JOB_STATUSES:
             raise InputError(f"status: {status!r}; use one of {', '.join(JOB_STATUSES)}")
         with self._engine.begin() as conn:
-            row = conn.execute(
-                select(JobRow.key, JobRow.status).where(
-                    JobRow.tenant == tenant, JobRow.job_id == job_id
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"job {job_id!r} of tenant {tenant!r} is not in the queue")
+            row = _key_and_status(conn, tenant, job_id)
             open_to = _TRANSITIONS.get(row.status, ())
             if status not in open_to:
                 then = f"it can go to {' or '.join(open_to)}" if open_to else "it stays so"
@@ -274,13 +270,7 @@ class JobQueue:
     def cancel(self, tenant: str, job_id: str) -> None:
         """Cancel a queued or planned job; a running, finished or cancelled one is refused."""
         with self._engine.begin() as conn:
-            row = conn.execute(
-                select(JobRow.key, JobRow.status).where(
-                    JobRow.tenant == tenant, JobRow.job_id == job_id
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"job {job_id!r} of tenant {tenant!r} is not in the queue")
+            row = _key_and_status(conn, tenant, job_id)
             if row.status not in _CANCELLABLE:
                 raise InputError(
                     f"job {job_id!r} of tenant {tenant!r} is {row.status}; only a queued or "
@@ -353,3 +343,13 @@ def _queued(r: Any) -> QueuedJob:
         step_min=r.step_min,
     )
     return QueuedJob(job, r.status, r.submitted_utc, r.site, r.start_utc)
+
+
+def _key_and_status(conn: Connection, tenant: str, job_id: str) -> Row[int, str]:
+    """The queue row's key and status; :class:`NotFound` when the job is not queued."""
+    row = conn.execute(
+        select(JobRow.key, JobRow.status).where(JobRow.tenant == tenant, JobRow.job_id == job_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"job {job_id!r} of tenant {tenant!r} is not in the queue")
+    return row
