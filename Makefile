@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck imports pytest smoke bench lock clean
+.PHONY: install browser demo test lint typecheck imports pytest smoke bench lock clean
 
 install: $(STAMP)
 
@@ -18,6 +18,10 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The browser tests drive the system's Chromium (Debian package) through Playwright.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 demo: install
 	$(BIN)/suandian demo $(ARGS)
@@ -35,7 +39,7 @@ typecheck: install
 imports: install
 	$(BIN)/lint-imports
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Benchmarks at their small size: they run, and the trace benchmark's two sides agree.

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from suandian.cli_admin import admin_app
 from suandian.cli_dispatch import (
     Comparison,
     comparison_json,
@@ -59,6 +60,7 @@ app.add_typer(meters_app, name="meters")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(admin_app, name="admin")
 
 # No console markup: scenario names, titles and messages are user text and may hold brackets.
 # Piped output gets a wide fixed width rather than 80 columns, so report tables stay readable.
@@ -765,6 +767,52 @@ def _print_daily(report: object, lang: str) -> None:
         table.add_row(*cells, style="bold" if row.iloc[0] == "park" else None)
     table.caption = report.notes(lang)
     out.print(table)
+
+
+# --- service ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="Scenario served (default: SUANDIAN_SCENARIO, else xining)."),
+    ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT broker for readings, e.g. mqtt://127.0.0.1:1883 (default: "
+            "SUANDIAN_MQTT_URL; unset: no MQTT)."
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the platform service: REST API, ingestion, emissions API and dashboard.
+
+    Stores: the data directory (SUANDIAN_DATA_DIR) and SQLite, or PostgreSQL with
+    SUANDIAN_DATABASE_URL. OpenAPI at /docs and /openapi.json, the dashboard at /dashboard.
+    """
+    import uvicorn
+
+    from suandian.api import create_app
+    from suandian.api.logs import configure_logging
+
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter(f"{log_level!r}; use debug, info, warning or error")
+    overrides: dict[str, object] = {}
+    if scenario is not None:
+        overrides["scenario"] = scenario
+    if mqtt is not None:
+        overrides["mqtt_url"] = mqtt
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(log_level)
+    application = create_app(settings)
+    err.print(
+        f"suandian serving {settings.scenario} on http://{host}:{port} (dashboard: /dashboard)"
+    )
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 
 
 # --- entry point --------------------------------------------------------------------------------

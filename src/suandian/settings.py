@@ -20,3 +20,17 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="PostgreSQL URL for transactional records; unset uses SQLite."
     )
+    database_schema: str | None = Field(
+        None, description="PostgreSQL schema to keep the records in; unset: the default path."
+    )
+    scenario: str = Field(
+        "xining", description="Park scenario the service serves: a bundled name or a YAML file."
+    )
+    mqtt_url: str | None = Field(
+        None,
+        description="MQTT broker to take meter readings from, e.g. mqtt://127.0.0.1:1883; "
+        "unset: no MQTT ingestion.",
+    )
+    mqtt_topic_prefix: str = Field(
+        "suandian/readings", description="Readings arrive on <prefix>/<meter_id>."
+    )

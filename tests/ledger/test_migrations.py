@@ -13,6 +13,7 @@ from suandian.core.errors import InputError
 from suandian.ledger.tables import Base
 from suandian.settings import Settings
 from suandian.store.jobs import JobsBase
+from suandian.store.platform import PlatformBase
 from suandian.store.sql import MIGRATIONS_DIR, database_url, engine_for, migrate, normalise_url
 
 from .conftest import EngineFactory
@@ -24,7 +25,7 @@ def test_migrated_schema_matches_the_models(make_engine: EngineFactory) -> None:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         # Every table of the store: the ledger's and the job queue's.
-        diffs = compare_metadata(ctx, [Base.metadata, JobsBase.metadata])  # type: ignore[arg-type]
+        diffs = compare_metadata(ctx, [Base.metadata, JobsBase.metadata, PlatformBase.metadata])  # type: ignore[arg-type]
         assert diffs == []
         assert "alembic_version" in inspect(conn).get_table_names()
 

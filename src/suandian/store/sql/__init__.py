@@ -24,6 +24,7 @@ from suandian.core.errors import InputError, StoreError
 from suandian.ledger.service import Ledger
 from suandian.settings import Settings
 from suandian.store.jobs import JobQueue
+from suandian.store.platform import PlatformDirectory
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -33,6 +34,7 @@ __all__ = [
     "normalise_url",
     "open_job_queue",
     "open_ledger",
+    "open_platform",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -141,3 +143,10 @@ def open_ledger(url: str, *, schema: str | None = None, **ledger_args: Any) -> L
     engine = engine_for(url, schema=schema)
     migrate(engine)
     return Ledger(engine, **ledger_args)
+
+
+def open_platform(url: str, *, schema: str | None = None) -> PlatformDirectory:
+    """Engine for ``url``, migrated, wrapped in a :class:`PlatformDirectory`."""
+    engine = engine_for(url, schema=schema)
+    migrate(engine)
+    return PlatformDirectory(engine)

@@ -9,6 +9,7 @@ from alembic import context
 
 from suandian.ledger.tables import Base
 from suandian.store.jobs import JobsBase
+from suandian.store.platform import PlatformBase
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -20,7 +21,7 @@ if engine is None:
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=[Base.metadata, JobsBase.metadata],
+        target_metadata=[Base.metadata, JobsBase.metadata, PlatformBase.metadata],
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
