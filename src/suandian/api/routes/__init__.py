@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from suandian.api.routes import admin, system
+from suandian.api.routes import (
+    admin,
+    carbon_aware,
+    certificates,
+    dashboard,
+    dispatch,
+    ingest,
+    jobs,
+    meters,
+    reports,
+    scenario,
+    system,
+)
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     system.router,
     admin.router,
+    scenario.router,
+    meters.router,
+    ingest.router,
+    reports.router,
+    certificates.router,
+    dispatch.router,
+    jobs.router,
+    carbon_aware.router,
+    dashboard.router,
 )
