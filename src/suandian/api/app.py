@@ -23,6 +23,7 @@ from suandian.core.errors import (
     StoreError,
     SuandianError,
 )
+from suandian.meters.registry import meters_for_park
 from suandian.scenario import load_scenario
 from suandian.scenario.model import Park
 from suandian.settings import Settings
@@ -55,15 +56,17 @@ reports, certificates and jobs, and another tenant's id answers 404.
 
 
 def open_platform(settings: Settings, *, park: Park | None = None) -> Platform:
-    """The stores ``settings`` name, migrated, and the scenario the service serves."""
+    """The stores ``settings`` name, migrated, the scenario the service serves and its meters."""
+    park = park if park is not None else load_scenario(settings.scenario)
     engine = engine_for(database_url(settings), schema=settings.database_schema)
     migrate(engine)
-    return Platform(
-        settings=settings,
-        park=park if park is not None else load_scenario(settings.scenario),
-        engine=engine,
-        directory=PlatformDirectory(engine),
+    platform = Platform(
+        settings=settings, park=park, engine=engine, directory=PlatformDirectory(engine)
     )
+    # The scenario's meters are known from the start, so readings can arrive at once.
+    with platform.readings() as store:
+        store.register_meters(meters_for_park(park))
+    return platform
 
 
 def create_app(
