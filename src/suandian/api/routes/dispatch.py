@@ -1,7 +1,274 @@
-"""(being written)"""
+"""Dispatch plans over HTTP: the LP of ``suandian dispatch run`` for one site and period.
+
+``POST /v1/dispatch/plans`` simulates the served scenario over a few local days, solves the
+dispatch LP for one site (one solve over the period) with the chosen objective and optional
+daily green target, runs the rule-based baseline on the same inputs and keeps both; ``GET
+/v1/dispatch/plans/{plan_id}`` returns a kept plan with its schedule per interval.
+
+Plans are park-wide operational data: park admins and operators make them, auditors read them,
+tenants get 403. The service keeps the last :data:`KEPT_PLANS` plans in memory (a restart
+forgets them; the inputs are simulated, so a plan can be made again from its request). The
+horizon is at most :data:`MAX_DAYS` days so that one request stays short (a 31-day hourly plan
+of the Xining scenario solves in well under a second).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import math
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Annotated, Final, Literal
 
-router = APIRouter(tags=["dispatch"])
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
+
+from suandian.api.context import ApiError, Caller, Operator, PlatformDep, not_found
+from suandian.core.errors import InputError
+from suandian.core.times import LOCAL_TZ
+from suandian.store.platform import Principal
+
+__all__ = ["KEPT_PLANS", "MAX_DAYS", "router"]
+
+router = APIRouter(prefix="/v1/dispatch", tags=["dispatch"])
+
+MAX_DAYS: Final = 31
+"""Longest period of one plan request. [local days]"""
+KEPT_PLANS: Final = 50
+"""Plans kept in memory; the oldest goes first."""
+TIME_LIMIT_S: Final = 30.0
+"""HiGHS time limit of one solve. [s]"""
+_FIRST_DAY: Final = dt.date(2000, 1, 1)
+_LAST_DAY: Final = dt.date(2100, 12, 31)
+_SITE_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_PLAN_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
+
+
+class PlanIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    site: str | None = Field(
+        default=None,
+        pattern=_SITE_PATTERN,
+        description="Site to plan (needed when several sites hold assets).",
+    )
+    start: dt.date | None = Field(
+        default=None,
+        ge=_FIRST_DAY,
+        le=_LAST_DAY,
+        description="First local (Asia/Shanghai) day; default: 1 January of the scenario year.",
+    )
+    days: int = Field(default=2, ge=1, le=MAX_DAYS, description="Local days to plan.")
+    objective: Literal["cost", "carbon", "cost+carbon", "green"] = Field(
+        default="cost", description="cost, carbon, cost+carbon or green (least grid import)."
+    )
+    resolution_min: Literal[15, 30, 60] = Field(default=60, description="Dispatch interval.")
+    carbon_price_cny_per_tco2: float = Field(
+        default=100.0,
+        ge=0.0,
+        le=100_000.0,
+        allow_inf_nan=False,
+        description="Carbon price for the cost+carbon objective. [CNY/tCO₂]",
+    )
+    green_target_pu: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Least hourly-matched green share (1 − import / consumption) on every "
+        "local day, e.g. 0.8; the baseline ignores it.",
+    )
+    direct_connection: bool = Field(
+        default=False,
+        description="Require the scenario's direct-connection (绿电直连) self-consumption and "
+        "on-site green shares over the period.",
+    )
+
+
+class PlanFigures(BaseModel):
+    method: str = Field(description="lp, or rules (the baseline, or the LP's fallback).")
+    status: str
+    solve_time_s: float
+    cost_cny: float | None
+    import_mwh: float | None
+    export_mwh: float | None
+    emissions_tco2: float | None = Field(description="Grid import × location factor. [tCO₂]")
+    green_share_pu: float | None = Field(description="1 − import / consumption.")
+    curtailment_mwh: float | None
+    battery_cycles: float | None = Field(description="Equivalent full cycles, all batteries.")
+    unserved_mwh: float | None
+    diagnosis: str | None = Field(description="Why the LP was infeasible, when it was.")
+    notes: list[str]
+
+
+class Interval(BaseModel):
+    start_utc: dt.datetime
+    local_time: str = Field(description="Asia/Shanghai wall time of the interval's start.")
+    values: dict[str, float | None] = Field(
+        description="Every variable of the plan in the interval, unit in its name: load_mw, "
+        "flex_load_mw, <generator>_p_mw, <battery>_soe_mwh (end of interval), "
+        "grid_import_mw, grid_export_mw, unserved_mw, flex_<group>_mw, …"
+    )
+
+
+class PlanSummary(BaseModel):
+    id: str
+    created_utc: dt.datetime
+    created_by: str
+    scenario: str
+    site: str
+    objective: str
+    start_local_date: dt.date
+    days: int
+    resolution_min: int
+    intervals: int
+    green_target_pu: float | None
+
+
+class PlanOut(PlanSummary):
+    horizon: str = Field(description="How the optimum was found.")
+    optimised: PlanFigures
+    rules: PlanFigures = Field(description="The rule-based baseline on the same inputs.")
+    schedule: list[Interval] = Field(description="The optimised plan, one row per interval.")
+
+
+class _Plans:
+    """The last :data:`KEPT_PLANS` plans of one running service."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plans: OrderedDict[str, PlanOut] = OrderedDict()
+
+    def add(self, plan: PlanOut) -> None:
+        with self._lock:
+            self._plans[plan.id] = plan
+            while len(self._plans) > KEPT_PLANS:
+                self._plans.popitem(last=False)
+
+    def get(self, plan_id: str) -> PlanOut | None:
+        with self._lock:
+            return self._plans.get(plan_id)
+
+    def all(self) -> list[PlanOut]:
+        with self._lock:
+            return list(self._plans.values())
+
+
+_plans_lock = threading.Lock()
+
+
+def _plans(request: Request) -> _Plans:
+    state = request.app.state
+    with _plans_lock:
+        plans = getattr(state, "dispatch_plans", None)
+        if plans is None:
+            plans = _Plans()
+            state.dispatch_plans = plans
+    assert isinstance(plans, _Plans)
+    return plans
+
+
+def _reader(caller: Principal) -> None:
+    if not caller.sees_all:
+        raise ApiError(403, "dispatch plans are park operations; ask an operator or auditor")
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _figures(result: object) -> PlanFigures:
+    from suandian.dispatch import DispatchResult, key_figures
+
+    assert isinstance(result, DispatchResult)
+    figures = {k: _finite(v) for k, v in key_figures(result).items()}
+    return PlanFigures(
+        method=result.method,
+        status=result.status,
+        solve_time_s=_finite(result.solve_time_s) or 0.0,
+        diagnosis=result.diagnosis,
+        notes=list(result.notes),
+        **figures,
+    )
+
+
+@router.post("/plans", status_code=201, summary="Plan a site's dispatch over a few days")
+def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: Operator) -> PlanOut:
+    """Like ``suandian dispatch run`` (one solve): the optimised plan and the baseline."""
+    from dataclasses import replace
+
+    from suandian.dispatch import dispatch, rule_dispatch, schedule_frame
+    from suandian.sim.dispatch_inputs import dispatch_inputs, resolve_site
+    from suandian.sim.park import simulate
+
+    park = platform.park
+    first = body.start or dt.date(park.year, 1, 1)
+    if first + dt.timedelta(days=body.days) > _LAST_DAY:
+        raise InputError(f"start: {first} + {body.days} days runs past {_LAST_DAY}")
+    site = resolve_site(park, body.site)
+    series = simulate(park, start=first, days=body.days)
+    inputs = dispatch_inputs(
+        park,
+        series,
+        site=site,
+        resolution_min=body.resolution_min,
+        carbon_price_cny_per_tco2=body.carbon_price_cny_per_tco2,
+        self_consumption_min_pu=(
+            park.targets.self_consumption_min_pu if body.direct_connection else None
+        ),
+        onsite_green_min_pu=park.targets.onsite_green_min_pu if body.direct_connection else None,
+    )
+    if body.green_target_pu is not None:
+        inputs = replace(inputs, green_target_pu=body.green_target_pu, green_target_period="day")
+    optimised = dispatch(inputs, body.objective, time_limit_s=TIME_LIMIT_S)
+    rules = rule_dispatch(inputs, body.objective)
+    frame = schedule_frame(inputs, optimised)
+    index = inputs.index_utc
+    assert index is not None
+    columns = [c for c in frame.columns if c not in ("start_utc", "local_time")]
+    values = frame[columns].to_numpy(dtype=float)
+    schedule = [
+        Interval(
+            start_utc=t.to_pydatetime(),
+            local_time=t.tz_convert(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
+            values={c: _finite(v) for c, v in zip(columns, row.tolist(), strict=True)},
+        )
+        for t, row in zip(index, values, strict=True)
+    ]
+    plan = PlanOut(
+        id=uuid.uuid4().hex,
+        created_utc=dt.datetime.now(dt.UTC),
+        created_by=caller.user,
+        scenario=park.name,
+        site=site,
+        objective=body.objective,
+        start_local_date=first,
+        days=body.days,
+        resolution_min=body.resolution_min,
+        intervals=inputs.n_steps,
+        green_target_pu=body.green_target_pu,
+        horizon="one solve",
+        optimised=_figures(optimised),
+        rules=_figures(rules),
+        schedule=schedule,
+    )
+    _plans(request).add(plan)
+    return plan
+
+
+@router.get("/plans", summary="Plans kept by the service, newest last")
+def list_plans(request: Request, caller: Caller) -> list[PlanSummary]:
+    _reader(caller)
+    return [PlanSummary.model_validate(p.model_dump()) for p in _plans(request).all()]
+
+
+@router.get("/plans/{plan_id}", summary="One plan with its schedule")
+def get_plan(
+    plan_id: Annotated[str, Path(pattern=_PLAN_ID_PATTERN)], request: Request, caller: Caller
+) -> PlanOut:
+    _reader(caller)
+    plan = _plans(request).get(plan_id)
+    if plan is None:
+        raise not_found(f"dispatch plan {plan_id}")
+    return plan
