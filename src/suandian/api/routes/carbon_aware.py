@@ -240,6 +240,19 @@ def _timespan(delta: pd.Timedelta) -> str:
     return f"{days}.{clock}" if days else clock
 
 
+TIE_G_PER_KWH: Final = 1e-9
+"""Values this close to the lowest are ties (sums of equal hours may differ in the last bit).
+[gCO₂ kWh⁻¹]"""
+
+
+def _lowest(values: list[float]) -> list[int]:
+    """Positions of the lowest value and of every value tied with it."""
+    if not values:
+        return []
+    array = np.asarray(values, dtype=np.float64)
+    return [int(i) for i in np.flatnonzero(array <= array.min() + TIE_G_PER_KWH)]
+
+
 def _now() -> pd.Timestamp:
     return pd.Timestamp(dt.datetime.now(UTC))
 
@@ -264,6 +277,10 @@ def _emissions(
         raise _bad("time", "must be defined if toTime is defined")
     if start is None:
         start = _now()
+    if end is None and start >= DATA_END_UTC:
+        raise _bad(
+            "time", f"{start.isoformat()} is where the served data ends; choose an earlier time"
+        )
     if end is None and duration_minutes > 0:
         end = start + pd.Timedelta(minutes=duration_minutes)
         if end > DATA_END_UTC:
@@ -367,8 +384,7 @@ def best_emissions_by_locations(
 ) -> list[EmissionsData]:
     sites = _sites(platform.park.sites, locations, "location")
     data = _emissions(sites, time, to_time, duration_minutes)
-    best = min(d.rating for d in data)
-    return [d for d in data if d.rating == best]
+    return [data[i] for i in _lowest([d.rating for d in data])]
 
 
 @router.get(
@@ -448,7 +464,6 @@ def current_forecast(
             )
             for t, v in zip(starts, values, strict=True)
         ]
-        best = float(np.min(values)) if len(values) else None
         out.append(
             EmissionsForecastDTO(
                 generatedAt=generated.to_pydatetime(),
@@ -457,7 +472,7 @@ def current_forecast(
                 dataStartAt=start.to_pydatetime(),
                 dataEndAt=end.to_pydatetime(),
                 windowSize=window_min,
-                optimalDataPoints=[d for d in data if d.value == best],
+                optimalDataPoints=[data[i] for i in _lowest([d.value for d in data])],
                 forecastData=data,
             )
         )
