@@ -259,6 +259,133 @@ def test_forecast_windows_start_at_data_start_and_weigh_partial_hours(
     assert none["forecastData"] == [] and none["optimalDataPoints"] == []
 
 
+def test_average_batch_answers_each_period_as_the_single_call(two_sites: TestClient) -> None:
+    items = [
+        {
+            "location": "nanchuan",
+            "startTime": "2025-06-01T10:30:00Z",
+            "endTime": "2025-06-01T12:30:00Z",
+        },
+        {
+            "location": "delta",
+            "startTime": "2025-01-01T00:00:00+08:00",
+            "endTime": "2025-01-02T00:00:00+08:00",
+        },
+        {
+            "location": "nanchuan",
+            "startTime": "2025-12-31T20:00:00Z",
+            "endTime": "2026-01-01T03:00:00Z",
+        },
+    ]
+    r = two_sites.post("/emissions/average-carbon-intensity/batch", json=items)
+    assert r.status_code == 200, r.text
+    batch = r.json()
+    assert [b["location"] for b in batch] == ["nanchuan", "delta", "nanchuan"]
+    for item, answer in zip(items, batch, strict=True):
+        single = two_sites.get(
+            f"/emissions/average-carbon-intensity?location={item['location']}"
+            f"&startTime={quote(item['startTime'])}&endTime={quote(item['endTime'])}"
+        ).json()
+        assert answer["carbonIntensity"] == pytest.approx(single["carbonIntensity"], rel=1e-12)
+        assert _t(answer["startTime"]) == _t(item["startTime"])
+    # Across the new year (a local-year boundary): the plain mean of the seven hours.
+    v = _ratings(two_sites, "nanchuan", _t(items[2]["startTime"]), _t(items[2]["endTime"]))
+    assert len(v) == 7
+    assert batch[2]["carbonIntensity"] == pytest.approx(float(v.mean()), rel=1e-12)
+
+
+def test_forecast_batch_gives_the_forecast_of_the_hour_asked_for(two_sites: TestClient) -> None:
+    items = [
+        {
+            "requestedAt": "2025-06-01T12:03:00Z",
+            "location": "delta",
+            "dataStartAt": "2025-06-01T14:00:00Z",
+            "dataEndAt": "2025-06-01T22:00:00Z",
+            "windowSize": 120,
+        },
+        {"requestedAt": "2025-06-01T20:00:00+08:00", "location": "nanchuan"},
+    ]
+    r = two_sites.post("/emissions/forecasts/batch", json=items)
+    assert r.status_code == 200, r.text
+    first, second = r.json()
+    assert _t(first["generatedAt"]) == _t("2025-06-01T12:00:00+00:00")
+    assert _t(first["requestedAt"]) == _t("2025-06-01T12:03:00+00:00")
+    v = _ratings(
+        two_sites, "delta", _t("2025-06-01T14:00:00+00:00"), _t("2025-06-01T22:00:00+00:00")
+    )
+    np.testing.assert_allclose(
+        [p["value"] for p in first["forecastData"]], _rolling(v, 2), rtol=1e-12
+    )
+    assert len(first["forecastData"]) == 7
+    # Defaults: the whole 48 h from the hour asked for, hour by hour.
+    assert _t(second["generatedAt"]) == _t("2025-06-01T12:00:00+00:00")
+    assert _t(second["dataEndAt"]) == _t("2025-06-03T12:00:00+00:00")
+    assert len(second["forecastData"]) == 48 and second["windowSize"] == 60
+
+    bad = [items[0], {**items[1], "dataStartAt": "2025-06-01T11:00:00Z"}]
+    r = two_sites.post("/emissions/forecasts/batch", json=bad)
+    assert r.status_code == 400
+    assert r.json()["errors"]["dataStartAt"][0].startswith("[1] dataStartAt:")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/emissions/average-carbon-intensity/batch", [{"location": "nanchuan"}], "startTime"),
+        ("/emissions/average-carbon-intensity/batch", {"location": "nanchuan"}, "body"),
+        (
+            "/emissions/average-carbon-intensity/batch",
+            [{"location": "nanchuan", "startTime": "2025-06-01T00:00:00Z", "endTime": "soon"}],
+            "endTime",
+        ),
+        (
+            "/emissions/average-carbon-intensity/batch",
+            [
+                {
+                    "location": "x",
+                    "startTime": "2025-06-01T00:00:00Z",
+                    "endTime": "2025-06-01T01:00:00Z",
+                }
+            ],
+            "location",
+        ),
+        ("/emissions/forecasts/batch", [{"location": "nanchuan"}], "requestedAt"),
+        (
+            "/emissions/forecasts/batch",
+            [{"location": "nanchuan", "requestedAt": "2035-12-31T00:00:00Z"}],
+            "requestedAt",
+        ),
+        (
+            "/emissions/forecasts/batch",
+            [{"location": "nanchuan", "requestedAt": "2025-06-01T00:00:00Z", "windowSize": -1}],
+            "windowSize",
+        ),
+        (
+            "/emissions/forecasts/batch",
+            [{"location": "nanchuan", "requestedAt": "2025-06-01T00:00:00Z"}] * 101,
+            "body",
+        ),
+    ],
+)
+def test_bad_batches_answer_400_naming_the_field(
+    two_sites: TestClient, path: str, body: Any, param: str
+) -> None:
+    r = two_sites.post(path, json=body)
+    assert r.status_code == 400, r.text
+    assert param in r.json()["errors"], r.json()
+
+
+def test_a_body_that_is_not_json_answers_400(two_sites: TestClient) -> None:
+    for content in (b"not json", b"\x16Y7\xff\x01O\xfe+"):  # the second is not even UTF-8
+        r = two_sites.post(
+            "/emissions/forecasts/batch",
+            content=content,
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 400, r.text
+        assert set(r.json()["errors"]) == {"body"}
+
+
 # --- bad parameters -------------------------------------------------------------------------------
 
 _DAY = "time=2025-06-01T00:00:00Z&toTime=2025-06-02T00:00:00Z"
@@ -410,12 +537,44 @@ def test_every_caller_reads_the_same_open_data(world: World) -> None:
     assert r.status_code == 200
 
 
+_BATCHES: list[tuple[str, list[dict[str, Any]]]] = [
+    (
+        "/emissions/average-carbon-intensity/batch",
+        [
+            {
+                "location": "nanchuan",
+                "startTime": "2025-06-01T00:00:00Z",
+                "endTime": "2025-06-02T00:00:00Z",
+            }
+        ],
+    ),
+    (
+        "/emissions/forecasts/batch",
+        [{"location": "nanchuan", "requestedAt": "2025-06-01T00:00:00Z", "windowSize": 120}],
+    ),
+]
+
+
+def test_batches_are_open_and_the_same_for_every_caller(world: World) -> None:
+    for path, body in _BATCHES:
+        answers = [
+            world.client.post(path, json=body, headers=h)
+            for h in ({}, world.as_("dc"), world.as_("silicon"), world.as_("auditor"))
+        ]
+        assert {r.status_code for r in answers} == {200}, path
+        assert all(_comparable(r.json()) == _comparable(answers[0].json()) for r in answers)
+        assert all(asset not in answers[0].text for asset in TENANT_ASSETS.values())
+
+
 def test_they_are_read_only(world: World) -> None:
     for url in _READS[:6]:
         path = url.split("?")[0]
         for method in ("post", "put", "delete"):
             r = world.client.request(method.upper(), path, headers=world.as_("operator"))
             assert r.status_code == 405, (method, path)
+    for path, _ in _BATCHES:
+        for method in ("GET", "PUT", "DELETE"):
+            assert world.client.request(method, path).status_code == 405, (method, path)
 
 
 def test_openapi_shows_them_open_with_the_sdk_parameters(world: World) -> None:
@@ -428,6 +587,10 @@ def test_openapi_shows_them_open_with_the_sdk_parameters(world: World) -> None:
         "/emissions/average-carbon-intensity": {"location", "startTime", "endTime"},
         "/locations": set(),
     }
+    for path in ("/emissions/average-carbon-intensity/batch", "/emissions/forecasts/batch"):
+        op = spec["paths"][path]["post"]
+        assert "security" not in op and "no token" in op["description"], path
+        assert "400" in op["responses"], path
     for path, params in expected.items():
         op = spec["paths"][path]["get"]
         assert {p["name"] for p in op.get("parameters", [])} == params, path

@@ -19,15 +19,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from suandian.api.context import PlatformDep
 from suandian.api.emissions import (
@@ -44,12 +45,16 @@ from suandian.scenario.model import Site
 
 __all__ = ["router"]
 
+_T = TypeVar("_T")
+
 FORECAST_HORIZON: Final = pd.Timedelta(hours=48)
 """Span of a current forecast, from the start of the current hour."""
 MAX_SPAN: Final = pd.Timedelta(days=31)
 """Longest period ``/emissions/bylocation(s)`` answer in one request (11 sites × 744 hours)."""
 MAX_WINDOW_MIN: Final = 7 * 24 * 60
 """Largest accepted ``windowSize``. [min]"""
+MAX_BATCH: Final = 100
+"""Most items in one batch request."""
 _MAX_TEXT: Final = 64
 
 _OPEN = (
@@ -89,6 +94,17 @@ def _problem(errors: dict[str, list[str]]) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=400)
 
 
+def _where(loc: tuple[object, ...], msg: str) -> tuple[str, str]:
+    """The parameter a validation error is about, and its message naming it (and the batch
+    item, for a body): ``("query", "windowSize")`` → windowSize; ``("body", 2, "endTime")`` →
+    endTime, "[2] endTime: …"."""
+    names = [str(x) for x in loc[1:] if isinstance(x, str)]
+    name = names[-1] if names else str(loc[0]) if loc else "request"
+    item = next((x for x in loc[1:-1] if isinstance(x, int)), None) if names else None
+    prefix = f"[{item}] " if item is not None else ""
+    return name, f"{prefix}{name}: {msg}"
+
+
 class _SdkRoute(APIRoute):
     """Bad parameters answer 400 in the SDK's shape rather than the app's 422."""
 
@@ -101,11 +117,15 @@ class _SdkRoute(APIRoute):
             except RequestValidationError as exc:
                 errors: dict[str, list[str]] = {}
                 for e in exc.errors():
-                    name = str(e["loc"][-1]) if e.get("loc") else "request"
-                    errors.setdefault(name, []).append(f"{name}: {e.get('msg', 'invalid')}")
+                    name, message = _where(tuple(e.get("loc", ())), str(e.get("msg", "invalid")))
+                    errors.setdefault(name, []).append(message)
                 return _problem(errors)
             except BadParameter as exc:
                 return _problem(exc.errors)
+            except HTTPException as exc:
+                if exc.status_code != 400:  # a body that is not JSON at all
+                    raise
+                return _problem({"body": [f"body: {exc.detail}; send a JSON array"]})
 
         return answer
 
@@ -172,6 +192,51 @@ class LocationDTO(BaseModel):
     latitude: float = Field(description="[deg]")
     longitude: float = Field(description="[deg]")
     name: str
+
+
+# --- batch request bodies (the SDK's JSON names) ------------------------------------------------
+
+
+class CarbonIntensityBatchItem(BaseModel):
+    """One period of ``POST /emissions/average-carbon-intensity/batch``."""
+
+    location: str = Field(max_length=_MAX_TEXT, description="Site id.")
+    startTime: str = Field(
+        max_length=_MAX_TEXT,
+        description="Start of the period, ISO 8601 with an offset.",
+        json_schema_extra={"format": "date-time"},
+    )
+    endTime: str = Field(
+        max_length=_MAX_TEXT,
+        description="End of the period (exclusive), ISO 8601 with an offset.",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+class EmissionsForecastBatchItem(BaseModel):
+    """One forecast of ``POST /emissions/forecasts/batch``."""
+
+    requestedAt: str = Field(
+        max_length=_MAX_TEXT,
+        description="When the forecast is asked for: the one made at the start of that hour.",
+        json_schema_extra={"format": "date-time"},
+    )
+    location: str = Field(max_length=_MAX_TEXT, description="Site id.")
+    dataStartAt: str | None = Field(
+        None,
+        max_length=_MAX_TEXT,
+        description="[Optional] Start of the scoped data, inside the forecast.",
+        json_schema_extra={"format": "date-time"},
+    )
+    dataEndAt: str | None = Field(
+        None,
+        max_length=_MAX_TEXT,
+        description="[Optional] End of the scoped data, inside the forecast.",
+        json_schema_extra={"format": "date-time"},
+    )
+    windowSize: int | None = Field(
+        None, ge=1, le=MAX_WINDOW_MIN, description="[Optional] Duration of the workload. [min]"
+    )
 
 
 # --- parameters -----------------------------------------------------------------------------------
@@ -294,6 +359,75 @@ def _emissions(
     for site in sites:
         out += _points(site, hourly_intensity(site, start, end if end is not None else start))
     return out
+
+
+def _forecast(
+    site: Site,
+    requested: pd.Timestamp,
+    data_start_at: str | None,
+    data_end_at: str | None,
+    window_size: int | None,
+) -> EmissionsForecastDTO:
+    """The forecast made at the start of the hour holding ``requested``, scoped and averaged."""
+    generated = requested.floor(STEP)
+    horizon_end = generated + FORECAST_HORIZON
+    if horizon_end > DATA_END_UTC:
+        raise _bad("requestedAt", "the served data ends before the forecast would; no forecast")
+    start = _time("dataStartAt", data_start_at)
+    end = _time("dataEndAt", data_end_at)
+    span = f"the forecast covers {generated.isoformat()} .. {horizon_end.isoformat()}"
+    if start is not None and not generated <= start < horizon_end:
+        raise _bad("dataStartAt", f"{start.isoformat()} is outside the forecast; {span}")
+    if end is not None and not generated < end <= horizon_end:
+        raise _bad("dataEndAt", f"{end.isoformat()} is outside the forecast; {span}")
+    start = start if start is not None else generated
+    end = end if end is not None else horizon_end
+    if start >= end:
+        raise _bad(
+            "dataStartAt", f"must be before dataEndAt ({start.isoformat()} ≥ {end.isoformat()})"
+        )
+    series = hourly_intensity(site, start, end)
+    if window_size is None:
+        window_min = int(STEP / pd.Timedelta(minutes=1))
+        starts, values = series.index_utc, series.values_g_per_kwh
+    else:
+        window_min = window_size
+        starts, values = rolling_windows(series, start, end, pd.Timedelta(minutes=window_size))
+    data = [
+        EmissionsDataDTO(
+            location=site.id, timestamp=t.to_pydatetime(), duration=window_min, value=float(v)
+        )
+        for t, v in zip(starts, values, strict=True)
+    ]
+    return EmissionsForecastDTO(
+        generatedAt=generated.to_pydatetime(),
+        requestedAt=requested.to_pydatetime(),
+        location=site.id,
+        dataStartAt=start.to_pydatetime(),
+        dataEndAt=end.to_pydatetime(),
+        windowSize=window_min,
+        optimalDataPoints=[data[i] for i in _lowest([d.value for d in data])],
+        forecastData=data,
+    )
+
+
+def _average(site: Site, start_time: str | None, end_time: str | None) -> CarbonIntensityDTO:
+    start = _time("startTime", start_time)
+    end = _time("endTime", end_time)
+    if start is None:
+        raise _bad("startTime", "is not set; give the start of the period")
+    if end is None:
+        raise _bad("endTime", "is not set; give the end of the period")
+    if start >= end:
+        raise _bad("startTime", f"must be before endTime ({start.isoformat()} ≥ {end.isoformat()})")
+    series = hourly_intensity(site, start, end)
+    (mean,) = average_over_period(series, pd.DatetimeIndex([start]), pd.DatetimeIndex([end]))
+    return CarbonIntensityDTO(
+        location=site.id,
+        startTime=start.to_pydatetime(),
+        endTime=end.to_pydatetime(),
+        carbonIntensity=float(mean),
+    )
 
 
 Locations = Annotated[
@@ -432,51 +566,7 @@ def current_forecast(
 ) -> list[EmissionsForecastDTO]:
     sites = _sites(platform.park.sites, locations, "location")
     requested = _now()
-    generated = requested.floor(STEP)
-    horizon_end = generated + FORECAST_HORIZON
-    if horizon_end > DATA_END_UTC:
-        raise _bad("location", "the served data ends before the forecast would; no forecast")
-    start = _time("dataStartAt", data_start_at)
-    end = _time("dataEndAt", data_end_at)
-    span = f"the forecast covers {generated.isoformat()} .. {horizon_end.isoformat()}"
-    if start is not None and not generated <= start < horizon_end:
-        raise _bad("dataStartAt", f"{start.isoformat()} is outside the forecast; {span}")
-    if end is not None and not generated < end <= horizon_end:
-        raise _bad("dataEndAt", f"{end.isoformat()} is outside the forecast; {span}")
-    start = start if start is not None else generated
-    end = end if end is not None else horizon_end
-    if start >= end:
-        raise _bad(
-            "dataStartAt", f"must be before dataEndAt ({start.isoformat()} ≥ {end.isoformat()})"
-        )
-    out = []
-    for site in sites:
-        series = hourly_intensity(site, start, end)
-        if window_size is None:
-            window_min = int(STEP / pd.Timedelta(minutes=1))
-            starts, values = series.index_utc, series.values_g_per_kwh
-        else:
-            window_min = window_size
-            starts, values = rolling_windows(series, start, end, pd.Timedelta(minutes=window_size))
-        data = [
-            EmissionsDataDTO(
-                location=site.id, timestamp=t.to_pydatetime(), duration=window_min, value=float(v)
-            )
-            for t, v in zip(starts, values, strict=True)
-        ]
-        out.append(
-            EmissionsForecastDTO(
-                generatedAt=generated.to_pydatetime(),
-                requestedAt=requested.to_pydatetime(),
-                location=site.id,
-                dataStartAt=start.to_pydatetime(),
-                dataEndAt=end.to_pydatetime(),
-                windowSize=window_min,
-                optimalDataPoints=[data[i] for i in _lowest([d.value for d in data])],
-                forecastData=data,
-            )
-        )
-    return out
+    return [_forecast(site, requested, data_start_at, data_end_at, window_size) for site in sites]
 
 
 @router.get(
@@ -508,22 +598,70 @@ def average_carbon_intensity(
     ],
 ) -> CarbonIntensityDTO:
     (site,) = _sites(platform.park.sites, [location], "location")
-    start = _time("startTime", start_time)
-    end = _time("endTime", end_time)
-    if start is None:
-        raise _bad("startTime", "is not set; give the start of the period")
-    if end is None:
-        raise _bad("endTime", "is not set; give the end of the period")
-    if start >= end:
-        raise _bad("startTime", f"must be before endTime ({start.isoformat()} ≥ {end.isoformat()})")
-    series = hourly_intensity(site, start, end)
-    (mean,) = average_over_period(series, pd.DatetimeIndex([start]), pd.DatetimeIndex([end]))
-    return CarbonIntensityDTO(
-        location=site.id,
-        startTime=start.to_pydatetime(),
-        endTime=end.to_pydatetime(),
-        carbonIntensity=float(mean),
-    )
+    return _average(site, start_time, end_time)
+
+
+def _batch_item(index: int, answer: Callable[[], _T]) -> _T:
+    """``answer()``, with the item's position in the messages of its bad parameters."""
+    try:
+        return answer()
+    except BadParameter as exc:
+        raise BadParameter(
+            {k: [f"[{index}] {m}" for m in msgs] for k, msgs in exc.errors.items()}
+        ) from None
+
+
+@router.post(
+    "/emissions/forecasts/batch",
+    response_model=list[EmissionsForecastDTO],
+    responses=_BAD_REQUEST,
+    summary="Forecasts as they were (or will be) made at given times",
+    description="For each item, the forecast made at the start of the hour holding "
+    "`requestedAt`, scoped and averaged as `/emissions/forecasts/current` does; for "
+    "back-testing. The modelled series does not depend on when it is asked for, so a past "
+    "forecast equals the modelled values of its hours. A POST only to carry the list: nothing "
+    "is stored." + _OPEN,
+)
+def batch_forecasts(
+    platform: PlatformDep,
+    items: Annotated[list[EmissionsForecastBatchItem], Body(max_length=MAX_BATCH)],
+) -> list[EmissionsForecastDTO]:
+    out = []
+    for i, item in enumerate(items):
+
+        def one(item: EmissionsForecastBatchItem = item) -> EmissionsForecastDTO:
+            (site,) = _sites(platform.park.sites, [item.location], "location")
+            requested = _time("requestedAt", item.requestedAt)
+            if requested is None:
+                raise _bad("requestedAt", "is not set; give the time the forecast is asked for")
+            return _forecast(site, requested, item.dataStartAt, item.dataEndAt, item.windowSize)
+
+        out.append(_batch_item(i, one))
+    return out
+
+
+@router.post(
+    "/emissions/average-carbon-intensity/batch",
+    response_model=list[CarbonIntensityDTO],
+    responses=_BAD_REQUEST,
+    summary="Mean grid intensity over several periods",
+    description="For each item, the mean over [startTime, endTime) as "
+    "`/emissions/average-carbon-intensity` computes it. A POST only to carry the list: "
+    "nothing is stored." + _OPEN,
+)
+def batch_average_carbon_intensity(
+    platform: PlatformDep,
+    items: Annotated[list[CarbonIntensityBatchItem], Body(max_length=MAX_BATCH)],
+) -> list[CarbonIntensityDTO]:
+    out = []
+    for i, item in enumerate(items):
+
+        def one(item: CarbonIntensityBatchItem = item) -> CarbonIntensityDTO:
+            (site,) = _sites(platform.park.sites, [item.location], "location")
+            return _average(site, item.startTime, item.endTime)
+
+        out.append(_batch_item(i, one))
+    return out
 
 
 @router.get(
