@@ -18,6 +18,7 @@ The other rows are committed together in one transaction; re-importing a file ch
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ class ImportResult:
     rejection_file: Path | None
     """CSV of ``row, meter_id, field, value, reason``; None when nothing was rejected (or a
     DataFrame was imported without a ``rejections_path``)."""
+    rejections: pd.DataFrame | None = dataclasses.field(default=None, compare=False, repr=False)
+    """The rejected rows (``row, meter_id, field, value, reason``, one line per problem), in
+    memory, for callers that answer with them rather than write a file."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -155,6 +159,7 @@ def import_readings(
         duplicate=counts.duplicate,
         rejected=checked.rejected_rows,
         rejection_file=written,
+        rejections=checked.rejections,
     )
 
 
