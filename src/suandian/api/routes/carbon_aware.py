@@ -65,7 +65,7 @@ _OPEN = (
 
 
 class BadParameter(Exception):
-    """One or more query parameters are wrong: parameter name → messages."""
+    """One or more parameters are wrong: parameter name → messages."""
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
         self.errors = errors
