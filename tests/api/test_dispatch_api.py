@@ -27,12 +27,19 @@ def value(plan: dict[str, Any], name: str) -> np.ndarray:
     return np.array([r["values"][name] for r in plan["schedule"]])
 
 
-def test_a_plan_balances_and_its_figures_follow_from_its_schedule(world: World) -> None:
-    r = world.client.post("/v1/dispatch/plans", json=PLAN, headers=world.as_("operator"))
+@pytest.mark.parametrize(
+    ("rolling", "horizon"),
+    [({}, "one solve"), ({"rolling_window_h": 36, "rolling_commit_h": 24}, "rolling 36/24 h")],
+)
+def test_a_plan_balances_and_its_figures_follow_from_its_schedule(
+    world: World, rolling: dict[str, int], horizon: str
+) -> None:
+    r = world.client.post("/v1/dispatch/plans", json=PLAN | rolling, headers=world.as_("operator"))
     assert r.status_code == 201, r.text
     plan = r.json()
     assert plan["site"] == "nanchuan" and plan["intervals"] == 48  # 2 days of 1 h
-    assert plan["optimised"]["method"] == "lp"
+    assert plan["horizon"] == horizon
+    assert plan["optimised"]["method"] == ("lp" if not rolling else "lp-rolling")
     rows = plan["schedule"]
     # The first interval starts at 00:00 Shanghai on 1 July: 16:00 UTC the day before.
     assert rows[0]["start_utc"] == "2025-06-30T16:00:00Z"
@@ -126,6 +133,15 @@ def test_bad_requests_name_the_field(world: World) -> None:
     assert ["body", "resolution_min"] in loc(PLAN | {"resolution_min": 20})
     assert ["body", "green_target_pu"] in loc(PLAN | {"green_target_pu": 1.5})
     assert ["body", "start"] in loc(PLAN | {"start": "1900-01-01"})
+    r = c.post("/v1/dispatch/plans", json=PLAN | {"rolling_window_h": 24}, headers=op)
+    assert r.status_code == 422 and r.json()["detail"].startswith("rolling_commit_h: missing")
+    both = {"rolling_window_h": 24, "rolling_commit_h": 48}
+    r = c.post("/v1/dispatch/plans", json=PLAN | both, headers=op)
+    assert r.status_code == 422 and r.json()["detail"].startswith("rolling_commit_h: 48 h")
+    # With a daily green target, each window keeps whole local days.
+    daily = {"green_target_pu": 0.3, "rolling_window_h": 48, "rolling_commit_h": 12}
+    r = c.post("/v1/dispatch/plans", json=PLAN | daily, headers=op)
+    assert r.status_code == 422 and r.json()["detail"].startswith("rolling_commit_h (48/12 h)")
     r = c.post("/v1/dispatch/plans", json=PLAN | {"site": "mars"}, headers=op)
     assert r.status_code == 422 and r.json()["detail"].startswith("site: 'mars'")
     assert c.get("/v1/dispatch/plans/not-an-id", headers=op).status_code == 422

@@ -1,9 +1,10 @@
 """Dispatch plans over HTTP: the LP of ``suandian dispatch run`` for one site and period.
 
 ``POST /v1/dispatch/plans`` simulates the served scenario over a few local days, solves the
-dispatch LP for one site (one solve over the period) with the chosen objective and optional
-daily green target, runs the rule-based baseline on the same inputs and keeps both; ``GET
-/v1/dispatch/plans/{plan_id}`` returns a kept plan with its schedule per interval.
+dispatch LP for one site (one solve over the period, or a rolling horizon) with the chosen
+objective and optional daily green target, runs the rule-based baseline on the same inputs and
+keeps both; ``GET /v1/dispatch/plans/{plan_id}`` returns a kept plan with its schedule per
+interval.
 
 Plans are park-wide operational data: park admins and operators make them, auditors read them,
 tenants get 403. The service keeps the last :data:`KEPT_PLANS` plans in memory (a restart
@@ -82,12 +83,27 @@ class PlanIn(BaseModel):
     direct_connection: bool = Field(
         default=False,
         description="Require the scenario's direct-connection (绿电直连) self-consumption and "
-        "on-site green shares over the period.",
+        "on-site green shares over the period (not with a rolling horizon).",
+    )
+    rolling_window_h: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DAYS * 24,
+        description="Rolling horizon: hours each solve plans (with rolling_commit_h); "
+        "default: one solve over the period.",
+    )
+    rolling_commit_h: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DAYS * 24,
+        description="Rolling horizon: hours of each window that are kept, at most the window.",
     )
 
 
 class PlanFigures(BaseModel):
-    method: str = Field(description="lp, or rules (the baseline, or the LP's fallback).")
+    method: str = Field(
+        description="lp, lp-rolling, or rules (the baseline, or the LP's fallback)."
+    )
     status: str
     solve_time_s: float
     cost_cny: float | None
@@ -193,12 +209,33 @@ def _figures(result: object) -> PlanFigures:
     )
 
 
+def _rolling(body: PlanIn) -> tuple[int, int] | None:
+    """(window, commit) hours of a rolling horizon, or None for one solve."""
+    window, commit = body.rolling_window_h, body.rolling_commit_h
+    if window is None and commit is None:
+        return None
+    if window is None or commit is None:
+        which = "rolling_window_h" if window is None else "rolling_commit_h"
+        raise InputError(f"{which}: missing; give both rolling_window_h and rolling_commit_h")
+    if commit > window:
+        raise InputError(
+            f"rolling_commit_h: {commit} h is more than the {window} h window; a window cannot "
+            "keep more than it plans (e.g. 48 and 24)"
+        )
+    if body.direct_connection:
+        raise InputError(
+            "direct_connection: the direct-connection shares hold over the whole period, so "
+            "they need one solve; leave out rolling_window_h and rolling_commit_h"
+        )
+    return window, commit
+
+
 @router.post("/plans", status_code=201, summary="Plan a site's dispatch over a few days")
 def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: Operator) -> PlanOut:
     """Like ``suandian dispatch run`` (one solve): the optimised plan and the baseline."""
     from dataclasses import replace
 
-    from suandian.dispatch import dispatch, rule_dispatch, schedule_frame
+    from suandian.dispatch import dispatch, rolling_dispatch, rule_dispatch, schedule_frame
     from suandian.sim.dispatch_inputs import dispatch_inputs, resolve_site
     from suandian.sim.park import simulate
 
@@ -206,6 +243,7 @@ def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: O
     first = body.start or dt.date(park.year, 1, 1)
     if first + dt.timedelta(days=body.days) > _LAST_DAY:
         raise InputError(f"start: {first} + {body.days} days runs past {_LAST_DAY}")
+    rolling = _rolling(body)
     site = resolve_site(park, body.site)
     series = simulate(park, start=first, days=body.days)
     inputs = dispatch_inputs(
@@ -221,7 +259,30 @@ def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: O
     )
     if body.green_target_pu is not None:
         inputs = replace(inputs, green_target_pu=body.green_target_pu, green_target_period="day")
-    optimised = dispatch(inputs, body.objective, time_limit_s=TIME_LIMIT_S)
+    if rolling is None:
+        optimised = dispatch(inputs, body.objective, time_limit_s=TIME_LIMIT_S)
+        horizon = "one solve"
+    else:
+        steps_per_h = 60 // body.resolution_min
+        try:
+            optimised = rolling_dispatch(
+                inputs,
+                window_steps=rolling[0] * steps_per_h,
+                commit_steps=rolling[1] * steps_per_h,
+                objective=body.objective,
+                time_limit_s=TIME_LIMIT_S,
+            )
+        except InputError as exc:
+            # The kernel counts intervals; the request gives hours: name the request's field.
+            message = str(exc)
+            for kernel, field in (
+                ("commit_steps", "rolling_commit_h"),
+                ("window_steps", "rolling_window_h"),
+            ):
+                if message.startswith(kernel):
+                    raise InputError(f"{field} ({rolling[0]}/{rolling[1]} h): {message}") from None
+            raise
+        horizon = f"rolling {rolling[0]}/{rolling[1]} h"
     rules = rule_dispatch(inputs, body.objective)
     frame = schedule_frame(inputs, optimised)
     index = inputs.index_utc
@@ -248,7 +309,7 @@ def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: O
         resolution_min=body.resolution_min,
         intervals=inputs.n_steps,
         green_target_pu=body.green_target_pu,
-        horizon="one solve",
+        horizon=horizon,
         optimised=_figures(optimised),
         rules=_figures(rules),
         schedule=schedule,
