@@ -205,6 +205,8 @@ def test_roles(world: World) -> None:
         assert post(world, who, "claim-hourly", {"from": "2025-07-01"}).status_code == 403
     claim = {"bundle_ids": [part], "beneficiary": "dc-nanchuan"}
     assert post(world, "auditor", "claim", claim).status_code == 403
+    cancel = claim | {"account": "dc-nanchuan", "hour_start": "2025-07-01T04:00:00Z"}
+    assert post(world, "auditor", "cancel", cancel).status_code == 403
     for who in ("dc", "silicon"):
         for path in ("gec", "chain", "chain/verify"):
             assert get(world, who, path).status_code == 403
