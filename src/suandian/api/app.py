@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from suandian.api.context import ApiError, Platform
+from suandian.api.mqtt import MqttSubscriber
 from suandian.api.ratelimit import AuthFailureLimiter
 from suandian.api.routes import ROUTERS
 from suandian.core.errors import (
@@ -87,9 +89,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        subscriber = None
+        if settings.mqtt_url:
+            subscriber = MqttSubscriber(platform, settings.mqtt_url, settings.mqtt_topic_prefix)
+            # Subscribed before the first request is served (or retrying in the background).
+            await run_in_threadpool(subscriber.start)
+        app.state.mqtt = subscriber
         try:
             yield
         finally:
+            if subscriber is not None:
+                await run_in_threadpool(subscriber.stop)
             platform.close()
 
     app = FastAPI(
