@@ -11,10 +11,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from suandian.api.routes.reports import scoped, traced_report
+from suandian.core.errors import NotFound
 from suandian.meters.importer import import_readings
 from suandian.scenario.model import Park
 from suandian.sim.metering import simulated_readings
 from suandian.sim.park import simulate
+from suandian.store.platform import Principal
 
 from .conftest import World
 
@@ -286,3 +289,24 @@ def test_bad_parameters_answer_422_naming_them(
             assert detail.startswith(f"{named}"), detail
         else:
             assert named in {str(d["loc"][-1]) for d in detail}, detail
+
+
+def test_the_park_row_stays_hidden_even_from_a_tenant_holding_an_asset_named_park(
+    world: World, readings: pd.DataFrame
+) -> None:
+    put(world, readings)
+    whole = traced_report(
+        world.app.state.platform,
+        day=dt.date.fromisoformat(DAY),
+        resolution_min=60,
+        factor="cn-national-2023",
+        lifecycle=False,
+        as_of=None,
+    )
+    odd = Principal(user="u", org="o", role="tenant", assets=frozenset({"park", "silicon-a"}))
+    assert list(scoped(whole, odd, None).rows["consumer"]) == ["silicon-a"]
+    with pytest.raises(NotFound, match="consumer 'park': not found"):
+        scoped(whole, odd, "park")
+    assert "park" in set(
+        scoped(whole, Principal(user="a", org="p", role="auditor"), None).rows["consumer"]
+    )

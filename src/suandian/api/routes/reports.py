@@ -153,7 +153,7 @@ def scoped(report: DailyReport, caller: Principal, consumer: str | None) -> Dail
         return report.select(consumer)
     _refuse_foreign(caller, consumer)
     mine = (set(caller.assets) if consumer is None else {consumer}) - {_PARK}
-    if consumer is not None and consumer not in set(report.rows["consumer"]):
+    if consumer is not None and consumer not in set(report.rows["consumer"]) - {_PARK}:
         raise not_found(f"consumer {consumer!r}")
     rows = report.rows[report.rows["consumer"].isin(sorted(mine))].reset_index(drop=True)
     return dataclasses.replace(
