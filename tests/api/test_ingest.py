@@ -166,6 +166,7 @@ def test_malformed_bodies_answer_4xx_and_store_nothing(world: World) -> None:
         (b"a,b\n1,2\n", "text/csv", 422),
         (b"", "text/csv", 422),
         (b"<xml/>", "application/xml", 415),
+        (b"meter_id;start_utc;kwh\n", "text/csv", 422),
     ]
     for body, kind, status in cases:
         r = world.client.post("/v1/readings", content=body, headers={**op, "Content-Type": kind})
@@ -218,3 +219,14 @@ def test_the_openapi_documents_both_body_shapes(world: World) -> None:
     readings = body["application/json"]["schema"]["properties"]["readings"]
     assert readings["maxItems"] == MAX_ROWS
     assert readings["items"]["required"] == ["meter_id", "start_utc", "kwh"]
+
+
+def test_far_off_years_are_refused_as_such(world: World) -> None:
+    rows = [
+        {"meter_id": "m-dc-nanchuan", "start_utc": t, "kwh": 1.0}
+        for t in ("9999-12-31T23:45:00Z", "1999-12-31T23:45:00Z", "2100-12-31T23:45:00Z")
+    ]
+    r = _post(world, "operator", {"readings": rows}).json()
+    assert (r["new"], r["rejected"]) == (1, 2)
+    assert [(e["row"], e["field"]) for e in r["errors"]] == [(1, "start_utc"), (2, "start_utc")]
+    assert all("outside the years 2000–2100" in e["reason"] for e in r["errors"])

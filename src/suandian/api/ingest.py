@@ -98,8 +98,6 @@ def ingest(
     StoreError
         The store could not commit; nothing is stored.
     """
-    if frame.empty:
-        return IngestOutcome(0, 0, 0, 0, 0, _EMPTY_REJECTIONS)
     with platform.readings() as store:
         result = import_readings(
             store, frame, resolution_min=resolution_min, received_utc=received_utc

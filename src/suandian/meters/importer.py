@@ -8,7 +8,8 @@ when
 
 - a value is missing (a gap is left out, never sent as 0),
 - the meter is not registered,
-- the timestamp cannot be read, has no offset, or is not on the interval grid,
+- the timestamp cannot be read, has no offset, lies outside the years 2000–2100, or is not on
+  the interval grid,
 - the energy is not a finite number, is negative, or exceeds what the asset can deliver in one
   interval (``1.1 × nameplate × interval`` for generation and storage meters),
 - another row of the file gives the same meter and interval a different value.
@@ -50,6 +51,9 @@ CAPACITY_MARGIN_PU: Final = 1.1
 """A generation or storage reading above this × nameplate × interval is rejected."""
 
 _RATED_KINDS = ("generation", "storage_charge", "storage_discharge")
+_FIRST_START = np.datetime64("2000-01-01T00:00:00", "us")
+_END_START = np.datetime64("2101-01-01T00:00:00", "us")
+"""Interval starts are taken within [_FIRST_START, _END_START) UTC."""
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -326,6 +330,16 @@ def _check(
     )
     step = pd.Timedelta(minutes=resolution_min)
     t_ok = ~(t_missing | t_bad | t_naive)
+    # Far-off years are typing mistakes (and overflow the nanosecond grid check below).
+    start_us = start.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    out_of_range = t_ok & ((start_us < _FIRST_START) | (start_us >= _END_START))
+    problem(
+        out_of_range,
+        "start_utc",
+        "outside the years 2000–2100: check the date; interval starts are taken from "
+        "2000-01-01 to 2100-12-31 UTC",
+    )
+    t_ok &= ~out_of_range
     # Nanoseconds since the epoch (garbage where the start is unusable, masked by t_ok).
     start_ns = start.dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     off_grid = t_ok & (start_ns % step.value != 0)
