@@ -10,8 +10,10 @@ Assembled days are cached per day under a key of the readings store's state that
 reading a day's figures can depend on: the count of registered meters and of stored reading
 versions (corrections included) with an interval start before the day's end. A new reading or
 correction for the day, or for any day before it (storage pools are replayed from the first
-storage reading), changes the key, so that day is traced again; readings of later days leave it
-alone.
+storage reading), changes the key, so that day is assembled again; readings of later days leave
+it alone. A miss traces the block of :data:`_BLOCK_DAYS` days around its day in one pass (about
+the cost of tracing one day), keeps the last few blocks, and assembles the day from its block;
+a background thread warms every day from the latest back.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Final
@@ -77,7 +81,12 @@ METER_KINDS: Final = (
 )
 _STEPS_PER_DAY: Final = 96  # 15-min readings
 _RESOLUTION_MIN: Final = 60
-_WARM_CHUNK_DAYS: Final = 31
+_BLOCK_DAYS: Final = 31
+"""Days traced together on a miss (and per step of warming)."""
+_WARM_PAUSE_S: Final = 0.002
+_BLOCK_CELLS_KEPT: Final = 20_000_000
+"""Traced blocks are kept while their load matrices hold at most this many values (160 MB):
+a year of blocks for a park of a few hundred consumers, the latest block for a far larger one."""
 
 
 def _group_of(category: str) -> str:
@@ -287,36 +296,62 @@ def _hourly_by_group(trace: SiteTrace, d: int) -> FloatArray:
     return np.asarray(per_category @ to_group, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class _Readings:
+    """Every registered meter's 15-min readings over a traced period, read once."""
+
+    meters: pd.DataFrame
+    quarters: FloatArray
+    """(M, days × 96) in the row order of ``meters``; NaN where missing. [kWh]"""
+    first: dt.date
+
+    @classmethod
+    def read(cls, store: ReadingsStore, first: dt.date, days: int) -> _Readings:
+        meters = store.meters()
+        quarters = store.dense(
+            [str(m) for m in meters["meter_id"]],
+            local_date_start_utc(first),
+            local_date_start_utc(first + dt.timedelta(days=days)),
+        )
+        return cls(meters, quarters, first)
+
+    def day(self, day: dt.date) -> FloatArray:
+        k = (day - self.first).days
+        return self.quarters[:, _STEPS_PER_DAY * k : _STEPS_PER_DAY * (k + 1)]
+
+
 def _batteries(
-    store: ReadingsStore, park: Park, traces: list[SiteTrace], meters: pd.DataFrame, d: int
+    park: Park, traces: list[SiteTrace], readings: _Readings, day: dt.date
 ) -> list[BatteryDay]:
     by_id = {b.id: b for b in park.batteries}
+    meters = readings.meters.reset_index(drop=True)
+    quarters = readings.day(day)
     out: list[BatteryDay] = []
     for trace in traces:
-        day = trace.days[d]
+        d = trace.days.index(day)
         at_site = meters[meters["site"] == trace.site]
-        charge = at_site[at_site["kind"] == "storage_charge"].sort_values("asset_id")
-        discharge = at_site[at_site["kind"] == "storage_discharge"].sort_values("asset_id")
         # The park pass keeps one pool per battery with meters, in asset id order.
-        ids = [str(a) for a in charge["asset_id"] if str(a) in by_id]
-        if not ids:
-            continue
-        charge = charge[charge["asset_id"].isin(ids)]
-        discharge = discharge.set_index("asset_id").loc[ids].reset_index()
-        lo = local_date_start_utc(day)
-        hi = local_date_start_utc(day + dt.timedelta(days=1))
-        q_c = store.dense([str(m) for m in charge["meter_id"]], lo, hi)
-        q_d = store.dense([str(m) for m in discharge["meter_id"]], lo, hi)
+        ids = sorted(
+            str(a)
+            for a in at_site.loc[at_site["kind"] == "storage_charge", "asset_id"]
+            if str(a) in by_id
+        )
+        row = {
+            (str(k), str(a)): i
+            for i, k, a in zip(at_site.index, at_site["kind"], at_site["asset_id"], strict=True)
+        }
         pools = trace.park.storage_pool_kwh[:, trace.per_day * d : trace.per_day * (d + 1) + 1, :]
         onsite = [i for i, k in enumerate(trace.park.pool_keys) if not k.startswith("grid_")]
         for s, battery in enumerate(ids):
+            charge = quarters[row[("storage_charge", battery)]]
+            discharge = quarters[row[("storage_discharge", battery)]]
             out.append(
                 BatteryDay(
                     battery=battery,
                     site=trace.site,
                     e_kwh=by_id[battery].e_mwh * 1000.0,
-                    charge_kwh=q_c[s].reshape(24, 4).sum(axis=1),
-                    discharge_kwh=q_d[s].reshape(24, 4).sum(axis=1),
+                    charge_kwh=charge.reshape(24, 4).sum(axis=1),
+                    discharge_kwh=discharge.reshape(24, 4).sum(axis=1),
                     soe_kwh=pools[s].sum(axis=1),
                     green_soe_kwh=pools[s][:, onsite].sum(axis=1),
                 )
@@ -324,25 +359,21 @@ def _batteries(
     return out
 
 
-def _meter_presence(
-    store: ReadingsStore, meters: pd.DataFrame, day: dt.date
-) -> list[MeterPresence]:
-    lo = local_date_start_utc(day)
-    hi = local_date_start_utc(day + dt.timedelta(days=1))
-    ids = [str(m) for m in meters["meter_id"]]
-    present = np.isfinite(store.dense(ids, lo, hi)).sum(axis=1)
+def _meter_presence(readings: _Readings, day: dt.date) -> list[MeterPresence]:
+    present = np.isfinite(readings.day(day)).sum(axis=1)
+    m = readings.meters
     return [
         MeterPresence(
-            meter_id=m,
+            meter_id=str(i),
             kind=str(k),
             asset_id=None if a is None or pd.isna(a) else str(a),
             present=int(n),
         )
-        for m, k, a, n in zip(ids, meters["kind"], meters["asset_id"], present, strict=True)
+        for i, k, a, n in zip(m["meter_id"], m["kind"], m["asset_id"], present, strict=True)
     ]
 
 
-def _assemble(store: ReadingsStore, park: Park, traces: list[SiteTrace], day: dt.date) -> ParkDay:
+def _assemble(park: Park, traces: list[SiteTrace], readings: _Readings, day: dt.date) -> ParkDay:
     report = daily_report(traces, park, date=day, resolution_min=_RESOLUTION_MIN)
     rows = report.rows.set_index("consumer")
     names_zh = {c.id: c.name_zh for c in park.consumers}
@@ -373,7 +404,6 @@ def _assemble(store: ReadingsStore, park: Park, traces: list[SiteTrace], day: dt
             )
     park_row = rows.loc["park"]
     with_data = [c.hourly_kwh for c in consumers if c.completeness_pct > 0]
-    meters = store.meters()
     return ParkDay(
         date=day,
         consumers=tuple(consumers),
@@ -384,8 +414,8 @@ def _assemble(store: ReadingsStore, park: Park, traces: list[SiteTrace], day: dt
         park_avoided_kgco2=_num(park_row["avoided_kgco2"]),
         park_emissions_location_kgco2=_num(park_row["emissions_location_kgco2"]),
         park_emissions_market_kgco2=_num(park_row["emissions_market_kgco2"]),
-        batteries=tuple(_batteries(store, park, traces, meters, traces[0].days.index(day))),
-        meters=tuple(_meter_presence(store, meters, day)),
+        batteries=tuple(_batteries(park, traces, readings, day)),
+        meters=tuple(_meter_presence(readings, day)),
         reference_name=report.reference_name,
         reference_kgco2_per_kwh=report.reference_kgco2_per_kwh,
     )
@@ -403,23 +433,49 @@ Readings = Callable[[], AbstractContextManager[ReadingsStore]]
 """:meth:`suandian.api.context.Platform.readings`: the store, held for a ``with`` block."""
 
 
+@dataclass(frozen=True)
+class _Block:
+    """A traced run of days: the trace of the whole run is little dearer than one day's (the
+    storage pools are replayed from the first storage reading either way), so a miss traces
+    the block around its day and the block's other days only need assembling."""
+
+    first: dt.date
+    last: dt.date
+    key: tuple[int, int]
+    """State key of ``last``, which covers every day of the block."""
+    traces: list[SiteTrace]
+    readings: _Readings
+
+
+def _cells(blocks: Iterable[_Block]) -> int:
+    return sum(t.load_kwh.size for b in blocks for t in b.traces)
+
+
+def _block_bounds(span: tuple[dt.date, dt.date], day: dt.date) -> tuple[dt.date, dt.date]:
+    i = (day - span[0]).days // _BLOCK_DAYS
+    first = span[0] + dt.timedelta(days=i * _BLOCK_DAYS)
+    return first, min(span[1], first + dt.timedelta(days=_BLOCK_DAYS - 1))
+
+
 @dataclass
 class DashboardCache:
-    """Assembled days of one service, each under the readings store's state key of that day."""
+    """Assembled days of one service, each under the readings store's state key of that day,
+    and the last few traced blocks of days they are assembled from."""
 
     _days: dict[dt.date, tuple[tuple[int, int], ParkDay]] = field(default_factory=dict)
+    _blocks: OrderedDict[tuple[dt.date, dt.date], _Block] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warming: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
-    traced_days: int = 0
-    """Days traced so far, by requests and by warming."""
+    _warmed: tuple[tuple[dt.date, dt.date], tuple[int, int]] | None = None
+    """Span and whole-store key of the last complete warming."""
+    assembled_days: int = 0
+    """Days assembled so far, by requests and by warming."""
+    traced_blocks: int = 0
 
     def day(self, store: ReadingsStore, park: Park, day: dt.date) -> ParkDay:
-        """The assembled ``day`` (from the cache while the store's state key holds).
-
-        On a miss the day is traced together with the day before when that one is stale too,
-        since the page shows both.
-        """
+        """The assembled ``day``: from the cache while its state key holds, else assembled
+        from its block (traced first when the block is not cached or stale)."""
         span = day_span(store)
         if span is None:
             raise NotFound(NO_READINGS)
@@ -428,45 +484,80 @@ class DashboardCache:
                 f"no readings for {day.isoformat()}: readings cover {span[0].isoformat()} to "
                 f"{span[1].isoformat()} (Asia/Shanghai days); pick a day in that range"
             )
-        first = max(span[0], day - dt.timedelta(days=1))
-        keys = _state_keys(store, [first, day])
+        keys = _state_keys(store, [day])
         with self._lock:
             hit = self._days.get(day)
-            if hit is not None and hit[0] == keys[day]:
-                return hit[1]
-            prev = self._days.get(first)
-            if prev is not None and prev[0] == keys[first]:
-                first = day
-        traces = trace_period(
-            store, park, start=first, days=(day - first).days + 1, resolution_min=_RESOLUTION_MIN
+        if hit is not None and hit[0] == keys[day]:
+            return hit[1]
+        block = self._block(store, park, span, day)
+        assembled = _assemble(park, block.traces, block.readings, day)
+        self._keep([assembled], keys)
+        return assembled
+
+    def _block(
+        self, store: ReadingsStore, park: Park, span: tuple[dt.date, dt.date], day: dt.date
+    ) -> _Block:
+        first, last = _block_bounds(span, day)
+        key = _state_keys(store, [last])[last]
+        with self._lock:
+            block = self._blocks.get((first, last))
+            if block is not None and block.key == key:
+                self._blocks.move_to_end((first, last))
+                return block
+        n = (last - first).days + 1
+        block = _Block(
+            first=first,
+            last=last,
+            key=key,
+            traces=trace_period(store, park, start=first, days=n, resolution_min=_RESOLUTION_MIN),
+            readings=_Readings.read(store, first, n),
         )
-        assembled = [
-            _assemble(store, park, traces, first + dt.timedelta(days=k))
-            for k in range((day - first).days + 1)
-        ]
-        self._keep(assembled, keys)
-        return assembled[-1]
+        with self._lock:
+            self._blocks[(first, last)] = block
+            self._blocks.move_to_end((first, last))
+            while len(self._blocks) > 1 and _cells(self._blocks.values()) > _BLOCK_CELLS_KEPT:
+                self._blocks.popitem(last=False)
+            self.traced_blocks += 1
+        return block
 
     def _keep(self, assembled: Sequence[ParkDay], keys: dict[dt.date, tuple[int, int]]) -> None:
         with self._lock:
             for a in assembled:
-                self._days[a.date] = (keys[a.date], a)
-            self.traced_days += len(assembled)
+                before = self._days.get(a.date)
+                # Keys only grow: never replace a day assembled from later readings.
+                if before is None or keys[a.date] >= before[0]:
+                    self._days[a.date] = (keys[a.date], a)
+            self.assembled_days += len(assembled)
 
-    def warm(self, readings: Readings, park: Park, span: tuple[dt.date, dt.date]) -> None:
-        """Trace every day of ``span`` not cached yet, latest first, in a daemon thread.
+    def progress(self, store: ReadingsStore, span: tuple[dt.date, dt.date]) -> tuple[int, bool]:
+        """Days of ``span`` assembled so far, and whether warming finished on the store as it
+        stands (every day of the span then answers from the cache)."""
+        whole = _state_keys(store, [span[1]])[span[1]]
+        with self._lock:
+            cached = sum(1 for d in self._days if span[0] <= d <= span[1])
+            return cached, self._warmed == (span, whole)
 
-        The thread takes the store for one month's trace, then for one day's assembly at a
-        time, so requests interleave with it; :meth:`stop` ends it.
+    def warm(self, readings: Readings, park: Park) -> None:
+        """Assemble every day with readings not cached yet, latest first, in a daemon thread.
+
+        The thread holds the store for one block's trace and read at a time, so requests
+        interleave with it, and does nothing when no reading changed since it last ran;
+        :meth:`stop` ends it.
         """
         with self._lock:
             if self._stop.is_set() or (self._warming is not None and self._warming.is_alive()):
                 return
             thread = threading.Thread(
-                target=self._warm, args=(readings, park, span), name="dashboard-warm", daemon=True
+                target=self._warm, args=(readings, park), name="dashboard-warm", daemon=True
             )
             self._warming = thread
         thread.start()
+
+    def wait(self) -> None:
+        """Wait for the warming thread, if one runs, to finish."""
+        thread = self._warming
+        if thread is not None:
+            thread.join()
 
     def stop(self) -> None:
         """Stop warming (before the service closes its stores) and wait for the thread."""
@@ -475,38 +566,36 @@ class DashboardCache:
         if thread is not None:
             thread.join()
 
-    def _warm(self, readings: Readings, park: Park, span: tuple[dt.date, dt.date]) -> None:
-        last = span[1]
+    def _warm(self, readings: Readings, park: Park) -> None:
         try:
-            while last >= span[0] and not self._stop.is_set():
-                first = max(span[0], last - dt.timedelta(days=_WARM_CHUNK_DAYS - 1))
+            with readings() as store:
+                span = day_span(store)
+                if span is None:
+                    return
+                whole = _state_keys(store, [span[1]])[span[1]]
+            if self._warmed == (span, whole):
+                return  # nothing changed since the last warming
+            day = span[1]
+            while day >= span[0]:
+                first, last = _block_bounds(span, day)
                 days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
                 with readings() as store:
+                    if day_span(store) != span:
+                        return  # readings of new days: the next call warms again
                     keys = _state_keys(store, days)
                     with self._lock:
                         stale = [d for d in days if self._days.get(d, ((-1, -1),))[0] != keys[d]]
-                    traces = (
-                        trace_period(
-                            store,
-                            park,
-                            start=stale[0],
-                            days=(stale[-1] - stale[0]).days + 1,
-                            resolution_min=_RESOLUTION_MIN,
-                        )
-                        if stale
-                        else []
-                    )
-                for day in stale:
-                    if self._stop.is_set():
+                    block = self._block(store, park, span, first) if stale else None
+                # Assembly needs no store: requests get it meanwhile.
+                for d in stale:
+                    if self._stop.is_set() or block is None:
                         return
-                    with readings() as store:
-                        if _state_keys(store, [day])[day] != keys[day]:
-                            continue  # readings arrived meanwhile: a request will trace it
-                        assembled = _assemble(store, park, traces, day)
-                    self._keep([assembled], keys)
-                last = first - dt.timedelta(days=1)
+                    self._keep([_assemble(park, block.traces, block.readings, d)], keys)
+                    time.sleep(_WARM_PAUSE_S)  # let requests' threads in between days
+                day = first - dt.timedelta(days=1)
+            self._warmed = (span, whole)
         except Exception:
-            # Warming only saves time; a request traces its day itself on a miss.
+            # Warming only saves time; a request assembles its day itself on a miss.
             log.exception("warming the dashboard's days stopped")
 
 

@@ -48,6 +48,9 @@ __all__ = ["router"]
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     cache = DashboardCache()
     app.state.dashboard = cache
+    platform = getattr(app.state, "platform", None)
+    if isinstance(platform, Platform):
+        cache.warm(platform.readings, platform.park)  # served days are ready before asked for
     try:
         yield
     finally:
@@ -118,6 +121,13 @@ class DaysOut(BaseModel):
     first_local_date: dt.date
     last_local_date: dt.date
     days: int = Field(description="Local days from the first to the last, both included.")
+    cached_days: int = Field(
+        description="Days assembled so far by the service's cache (it warms in the background)."
+    )
+    warm: bool = Field(
+        description="Every day answers from the cache: warming has finished on the readings "
+        "as they stand."
+    )
 
 
 class SourceSeries(BaseModel):
@@ -327,17 +337,22 @@ def _last_day(platform: Platform) -> dt.date:
 
 @router.get("/v1/dashboard/days", response_model=DaysOut)
 def dashboard_days(request: Request, platform: PlatformDep, caller: Caller) -> DaysOut:
-    """First and last Asia/Shanghai day with readings; starts tracing the days in between."""
+    """First and last Asia/Shanghai day with readings; starts assembling the days between."""
+    cache = _cache(request)
     with platform.readings() as store:
         span = day_span(store)
-    if span is None:
-        raise NotFound(NO_READINGS)
-    _cache(request).warm(platform.readings, platform.park, span)
+        if span is None:
+            raise NotFound(NO_READINGS)
+        cached, warm = cache.progress(store, span)
+    if not warm:
+        cache.warm(platform.readings, platform.park)
     return DaysOut(
         scenario=platform.park.name,
         first_local_date=span[0],
         last_local_date=span[1],
         days=(span[1] - span[0]).days + 1,
+        cached_days=cached,
+        warm=warm,
     )
 
 
@@ -349,6 +364,7 @@ def dashboard_day(
     cache = _cache(request)
     day = _checked(date)
     yesterday = None
+    assembled = cache.assembled_days
     with platform.readings() as store:
         if day is None:
             span = day_span(store)
@@ -360,6 +376,8 @@ def dashboard_day(
         span = day_span(store)
         if span is not None and before >= span[0]:
             yesterday = cache.day(store, platform.park, before)
+    if cache.assembled_days > assembled:
+        cache.warm(platform.readings, platform.park)  # a miss: new readings, or not warm yet
     view = view_for(park_day, caller)
     accounts = None if caller.sees_all else caller.assets
     certificates = certificate_day(platform.engine, day, accounts)
