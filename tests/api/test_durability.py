@@ -181,6 +181,7 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
     acked_messages: list[int] = []
     answers: list[dict[str, int]] = []
     failures: list[BaseException] = []
+    sending = threading.Event()
 
     def publish() -> None:
         try:
@@ -206,13 +207,16 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
                 for body in requests:
                     content = orjson.dumps({"readings": body})
                     while True:
+                        sending.set()
                         try:
                             r = client.post(
                                 f"{service.url}/v1/readings", content=content, headers=headers
                             )
                         except httpx.HTTPError:
+                            sending.clear()
                             time.sleep(0.05)  # the service is down: send again
                             continue
+                        sending.clear()
                         if r.status_code == 200:
                             answers.append(r.json())
                             break
@@ -225,10 +229,13 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
     senders = [threading.Thread(target=publish), threading.Thread(target=post)]
     for t in senders:
         t.start()
-    # Kill mid-stream twice, each time with both channels part-way through.
+    # Kill mid-stream twice, each time with both channels part-way through and a request on
+    # its way (answered or not, committed or not: the client sends it again if unanswered).
     for answered, published in ((4, 100), (10, 300)):
         while (len(answers) < answered or len(acked_messages) < published) and not failures:
             time.sleep(0.01)
+        sending.wait(timeout=10)
+        time.sleep(0.03)
         assert len(answers) < len(requests) and len(acked_messages) < len(messages)
         service.kill()
         service.start()
