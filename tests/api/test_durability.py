@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from suandian.api.mqtt import session_client_id
 from suandian.store.readings import ReadingsStore
 
 from .test_mqtt import BROKER_HOST, BROKER_PORT, broker_url, forget_session
@@ -142,10 +143,7 @@ def service(broker_url: str, tmp_path: Path) -> Iterator[Service]:
     service = Service(tmp_path / "data", f"suandian-test/{uuid.uuid4().hex[:12]}", tmp_path / "log")
     yield service
     service.stop()
-    import hashlib
-
-    identity = f"{service.env['SUANDIAN_MQTT_TOPIC_PREFIX']}\n{(tmp_path / 'data').resolve()}"
-    forget_session("suandian-ingest-" + hashlib.sha256(identity.encode()).hexdigest()[:16])
+    forget_session(session_client_id(service.env["SUANDIAN_MQTT_TOPIC_PREFIX"], tmp_path / "data"))
 
 
 def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Service) -> None:

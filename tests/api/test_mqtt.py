@@ -233,7 +233,7 @@ def test_a_message_not_stored_is_delivered_again_after_a_restart(
         ]
 
 
-def test_a_broker_url_is_checked_and_never_shown_with_its_password(xining: Park) -> None:
+def test_a_broker_url_is_checked_and_never_shown_with_its_password() -> None:
     from suandian.api.mqtt import broker_address
     from suandian.core.errors import InputError
 

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
@@ -35,7 +36,7 @@ from suandian.api.context import Platform
 from suandian.api.ingest import frame_from_rows, ingest
 from suandian.core.errors import InputError
 
-__all__ = ["MqttSubscriber", "broker_address"]
+__all__ = ["MqttSubscriber", "broker_address", "session_client_id"]
 
 log = logging.getLogger("suandian.api.mqtt")
 
@@ -59,6 +60,13 @@ def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     return parts.hostname, port, user, password, parts.scheme in ("mqtts", "ssl")
+
+
+def session_client_id(topic_prefix: str, data_dir: Path) -> str:
+    """The client id of the service on ``data_dir`` taking ``topic_prefix``: the same after a
+    restart, so the broker resumes its session."""
+    identity = f"{topic_prefix.rstrip('/')}\n{data_dir.resolve()}".encode()
+    return "suandian-ingest-" + hashlib.sha256(identity).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -108,17 +116,14 @@ class MqttSubscriber:
                 "suandian/readings (no wildcards)"
             )
         self.host, self.port, user, password, tls = broker_address(url)
-        if client_id is None:
-            identity = f"{self.prefix}\n{platform.settings.data_dir.resolve()}".encode()
-            client_id = "suandian-ingest-" + hashlib.sha256(identity).hexdigest()[:16]
-        self.client_id = client_id
+        self.client_id = client_id or session_client_id(self.prefix, platform.settings.data_dir)
         self.session_expiry_s = session_expiry_s
         self.receive_maximum = receive_maximum
         self.batch_messages = batch_messages
         self.batch_wait_s = batch_wait_s
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id,
+            client_id=self.client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
