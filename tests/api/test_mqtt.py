@@ -5,8 +5,10 @@ Each test has its own topic prefix (and so its own persistent session), removed 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -242,3 +244,69 @@ def test_a_broker_url_is_checked_and_never_shown_with_its_password() -> None:
     with pytest.raises(InputError) as err:
         broker_address("http://user:secret@broker")
     assert "secret" not in str(err.value)
+
+
+class Cutter:
+    """A TCP relay to the broker whose connections can be cut, as when the broker goes away."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.links: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.server.accept()
+            except OSError:
+                return
+            far = socket.create_connection((BROKER_HOST, BROKER_PORT))
+            with self.lock:
+                self.links += [near, far]
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self.lock:
+            links, self.links = self.links, []
+        for s in links:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def close(self) -> None:
+        self.server.close()
+        self.cut()
+
+
+def test_the_subscriber_reconnects_after_losing_the_broker(
+    settings: Settings, xining: Park, publisher: Publisher
+) -> None:
+    cutter = Cutter()
+    relayed = settings.model_copy(update={"mqtt_url": f"mqtt://127.0.0.1:{cutter.port}"})
+    try:
+        with serving(relayed, xining) as (platform, subscriber):
+            publisher.send("m-dc-nanchuan", {"start_utc": "2025-06-01T04:00:00Z", "kwh": 1.0})
+            wait_for(lambda: counted(platform, "new") >= 1, "the first reading")
+            cutter.cut()
+            wait_for(lambda: not subscriber._subscribed.is_set(), "the lost connection")
+            # Sent while the service is cut off: the broker keeps it for the session.
+            publisher.send("m-dc-nanchuan", {"start_utc": "2025-06-01T04:15:00Z", "kwh": 2.0})
+            wait_for(lambda: counted(platform, "new") >= 2, "the reading after reconnecting")
+            assert subscriber._subscribed.is_set()
+            assert handled(platform) == 2
+    finally:
+        cutter.close()
