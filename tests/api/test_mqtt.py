@@ -202,7 +202,9 @@ def test_acknowledged_messages_are_not_delivered_again(
     with serving(settings, xining) as (platform, _):
         for meter in ("m-dc-nanchuan", "m-silicon-a"):
             publisher.send(meter, day)
-        wait_for(lambda: counted(platform, "new") >= 48, "48 readings")
+        publisher.send("m-dc-nanchuan", b"{not json")  # acknowledged too: it can never succeed
+        wait_for(lambda: handled(platform) >= 49, "48 readings and a bad payload")
+        assert (counted(platform, "new"), counted(platform, "rejected")) == (48, 1)
     # The same service again: its session resumes; a message sent now comes after anything the
     # broker would deliver again, so when it is stored nothing else may have arrived.
     with serving(settings, xining) as (platform, _):
