@@ -127,6 +127,7 @@ def test_days_and_the_default_day(filled: Filled) -> None:
     body = filled.get("/v1/dashboard/day")
     assert body["date"] == "2025-06-02" and body["yesterday_date"] == "2025-06-01"
     assert body["scope"] == "park"
+    assert body["park_title_zh"] == "西宁南川零碳算力园区"
     assert body["yesterday"]["date"] == "2025-06-01"
     first = filled.get("/v1/dashboard/day", date="2025-06-01")
     assert first["yesterday"] is None  # no readings the day before

@@ -79,6 +79,7 @@ def test_park_view_draws_every_chart_and_switches_language(
     assert page.input_value("#date") == LAST_DAY
     assert page.text_content("#title") == "绿电态势感知大屏"
     assert page.text_content("#scope") == "园区视图"
+    assert page.text_content("#park") == "西宁南川零碳算力园区"
     for chart in CHARTS:
         traces = _traces(page, chart)
         assert traces, f"{chart} has no trace"
@@ -99,6 +100,7 @@ def test_park_view_draws_every_chart_and_switches_language(
     page.wait_for_selector("body[data-lang='en'][data-ready='1']")
     assert page.text_content("#title") == "Green-power situational awareness"
     assert page.text_content("#scope") == "Park view"
+    assert page.text_content("#park") == "Xining Nanchuan zero-carbon compute park"
     assert page.text_content("#consumers thead th") == "Consumer"
     names = {str(t["name"]) for t in _traces(page, "chart-today")}
     assert {"On-site PV", "On-site wind", "Grid fossil"} <= names

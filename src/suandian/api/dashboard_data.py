@@ -49,11 +49,21 @@ from suandian.store.readings import ReadingsStore
 __all__ = [
     "GROUPS",
     "METER_KINDS",
+    "NO_READINGS",
+    "BatteryDay",
+    "CertificateDay",
+    "ConsumerDay",
     "DashboardCache",
     "DayFigures",
+    "JobSpan",
+    "MeterPresence",
     "ParkDay",
     "TenantView",
+    "boundary_labels",
+    "certificate_day",
     "day_span",
+    "jobs_of_day",
+    "local_hours",
     "view_for",
 ]
 

@@ -200,6 +200,8 @@ class CertificatesOut(BaseModel):
 class DashboardDayOut(BaseModel):
     scope: Literal["park", "tenant"]
     scenario: str
+    park_title: str
+    park_title_zh: str
     date: dt.date
     yesterday_date: dt.date
     hours_local: list[str]
@@ -384,6 +386,8 @@ def dashboard_day(
     return DashboardDayOut(
         scope="park" if caller.sees_all else "tenant",
         scenario=platform.park.name,
+        park_title=platform.park.title or platform.park.name,
+        park_title_zh=platform.park.title_zh or platform.park.title or platform.park.name,
         date=day,
         yesterday_date=before,
         hours_local=local_hours(),

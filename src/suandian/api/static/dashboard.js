@@ -441,7 +441,7 @@ function render() {
   translateStatic();
   const d = state.day;
   if (!d) return;
-  document.getElementById("park").textContent = d.scenario;
+  document.getElementById("park").textContent = state.lang === "zh" ? d.park_title_zh : d.park_title;
   document.getElementById("scope").textContent = d.scope === "park" ? t().scope_park : t().scope_tenant;
   document.getElementById("today-date").textContent = d.date;
   document.getElementById("yesterday-date").textContent = d.yesterday_date;
