@@ -5,7 +5,9 @@ the per-day cache."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +21,8 @@ from suandian.core.times import local_date_start_utc
 from suandian.ledger.tables import IssuanceRow
 from suandian.meters.certify import certify_park
 from suandian.meters.importer import import_readings
-from suandian.reports.daily import daily_report
-from suandian.reports.period import trace_period
+from suandian.reports.daily import DailyReport, daily_report
+from suandian.reports.period import SiteTrace, trace_period
 from suandian.scenario.model import Park
 from suandian.sim.metering import simulated_readings
 from suandian.sim.park import simulate
@@ -67,10 +69,10 @@ class Filled:
     world: World
     platform: Platform
 
-    def get(self, path: str, who: str = "admin", **params: str) -> dict:  # type: ignore[type-arg]
+    def get(self, path: str, who: str = "admin", **params: str) -> dict[str, Any]:
         r = self.world.client.get(path, params=params, headers=self.world.as_(who))
         assert r.status_code == 200, r.text
-        body: dict = r.json()  # type: ignore[type-arg]
+        body: dict[str, Any] = r.json()
         return body
 
 
@@ -105,7 +107,7 @@ def certified(filled: Filled, xining: Park) -> Filled:
     return filled
 
 
-def _report(platform: Platform, park: Park, day: dt.date):  # type: ignore[no-untyped-def]
+def _report(platform: Platform, park: Park, day: dt.date) -> tuple[DailyReport, list[SiteTrace]]:
     """The day as `suandian report daily` computes it."""
     with platform.readings() as store:
         traces = trace_period(store, park, start=day, days=1)
@@ -272,12 +274,13 @@ def test_a_tenant_sees_only_its_own_consumers(filled: Filled, xining: Park) -> N
         assert body["yesterday"]["load_kwh"] == pytest.approx(
             yesterday.loc[asset, "load_kwh"], rel=1e-12
         )
-    # Nothing of one tenant in the other's answer.
-    dc_text = filled.world.client.get(
-        "/v1/dashboard/day", params={"date": DAY2.isoformat()}, headers=filled.world.as_("silicon")
-    ).text
-    assert "dc-nanchuan" not in dc_text and "silicon-b" not in dc_text
-    assert f"{rows.loc['dc-nanchuan', 'load_kwh']}" not in dc_text
+    # Nothing of one tenant in the other's answer: neither its id nor its load.
+    for who, other in (("silicon", "dc-nanchuan"), ("dc", "silicon-a")):
+        text = filled.world.client.get(
+            "/v1/dashboard/day", params={"date": DAY2.isoformat()}, headers=filled.world.as_(who)
+        ).text
+        assert other not in text and "silicon-b" not in text
+        assert json.dumps(float(rows.loc[other, "load_kwh"])) not in text
     # The auditor reads the park.
     assert filled.get("/v1/dashboard/day", "auditor")["scope"] == "park"
 

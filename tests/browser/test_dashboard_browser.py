@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -67,8 +68,8 @@ def _sign_in(browser: Browser, service: Service, token: str) -> tuple[Page, list
     return page, errors
 
 
-def _traces(page: Page, chart: str) -> list[dict[str, object]]:
-    traces: list[dict[str, object]] = page.evaluate(_TRACES_JS, chart)
+def _traces(page: Page, chart: str) -> list[dict[str, Any]]:
+    traces: list[dict[str, Any]] = page.evaluate(_TRACES_JS, chart)
     return traces
 
 
@@ -83,7 +84,7 @@ def test_park_view_draws_every_chart_and_switches_language(
     for chart in CHARTS:
         traces = _traces(page, chart)
         assert traces, f"{chart} has no trace"
-        assert any(int(t["nonzero"]) > 0 for t in traces), f"{chart} has no data: {traces}"  # type: ignore[call-overload]
+        assert any(int(t["nonzero"]) > 0 for t in traces), f"{chart} has no data: {traces}"
     today = _traces(page, "chart-today")
     names = {str(t["name"]) for t in today}
     assert {"园区光伏", "园区风电", "电网火电"} <= names
@@ -109,6 +110,14 @@ def test_park_view_draws_every_chart_and_switches_language(
     assert not any("\u4e00" <= ch <= "\u9fff" for label in labels for ch in label), labels
     assert page.text_content("#lang") == "中文"
     page.screenshot(path=str(shots / "park-en.png"), full_page=True)
+
+    page.fill("#date", DEMO_START)  # the first day: there is no day before it
+    page.wait_for_function(
+        f"document.getElementById('today-date').textContent === '{DEMO_START}' "
+        "&& document.body.dataset.ready === '1'"
+    )
+    assert _traces(page, "chart-yesterday") == []
+    assert any(int(t["nonzero"]) > 0 for t in _traces(page, "chart-today"))
     assert errors == []
     page.close()
 
@@ -123,7 +132,7 @@ def test_tenant_view_shows_only_its_own_rows(
     jobs = _traces(page, "chart-jobs")
     assert [t["name"] for t in jobs] == [f"{TENANT[0]}/fab-sim"]
     today = _traces(page, "chart-today")
-    assert any(int(t["nonzero"]) > 0 for t in today)  # type: ignore[call-overload]
+    assert any(int(t["nonzero"]) > 0 for t in today)
     completeness = page.evaluate("document.getElementById('chart-completeness').data[0].y")
     assert completeness == ["用电"]
     page.screenshot(path=str(shots / "tenant-zh.png"), full_page=True)

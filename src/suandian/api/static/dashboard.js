@@ -5,6 +5,7 @@
 
 const TOKEN_KEY = "suandian.token";
 const LANG_KEY = "suandian.lang";
+const REFRESH_MS = 60_000;
 
 const TEXT = {
   zh: {
@@ -530,6 +531,13 @@ function start() {
   });
   if (token()) load();
   else showLogin("");
+  // On the latest day, follow new readings: a new day appears once its readings arrive.
+  setInterval(() => {
+    if (token() && state.day && state.days && state.day.date === state.days.last_local_date) {
+      state.days = null;
+      load();
+    }
+  }, REFRESH_MS);
 }
 
 start();
