@@ -257,6 +257,9 @@ def _nansum(arrays: Sequence[FloatArray]) -> FloatArray:
 
 
 # --- the readings store's state ------------------------------------------------------------------
+# Two aggregate queries the readings store has no method for yet (its span of days, and reading
+# versions before an instant); they read its connection directly, under the caller's hold of
+# the store, and belong in ReadingsStore once it offers them.
 
 
 def day_span(store: ReadingsStore) -> tuple[dt.date, dt.date] | None:
