@@ -19,9 +19,11 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The browser tests drive the system's Chromium (Debian package) through Playwright.
+# The browser tests drive the system's Chromium (Debian package) through Playwright; a CJK font
+# lets the dashboard's Chinese labels render in the screenshots.
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . || \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
 
 demo: install
 	$(BIN)/suandian demo $(ARGS)
@@ -50,6 +52,7 @@ smoke: install
 	$(BIN)/python benchmarks/ledger_ops.py --quick --repeat 1 > /dev/null
 	$(BIN)/python benchmarks/lets_wait_awhile.py --quick > /dev/null
 	$(BIN)/python benchmarks/scheduler_scale.py --quick > /dev/null
+	$(BIN)/python benchmarks/ingest.py --quick > /dev/null
 
 bench: install
 	$(BIN)/python benchmarks/energy_year.py
@@ -58,6 +61,7 @@ bench: install
 	$(BIN)/python benchmarks/ledger_ops.py
 	$(BIN)/python benchmarks/lets_wait_awhile.py
 	$(BIN)/python benchmarks/scheduler_scale.py
+	$(BIN)/python benchmarks/ingest.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: install

@@ -9,6 +9,8 @@ from suandian.api.context import Admin, Caller, PlatformDep
 from suandian.core.errors import InputError
 from suandian.store.platform import OrgKind, Role
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/v1", tags=["access"])
 
 

@@ -21,6 +21,8 @@ from suandian.api.ingest import (
 )
 from suandian.core.errors import InputError
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["readings"])
 
 

@@ -8,6 +8,8 @@ from sqlalchemy import text
 
 from suandian.api.context import ApiError, PlatformDep
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["system"])
 
 
