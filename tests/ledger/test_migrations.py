@@ -24,8 +24,9 @@ def test_migrated_schema_matches_the_models(make_engine: EngineFactory) -> None:
     migrate(engine)  # a second upgrade is a no-op
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        # Every table of the store: the ledger's and the job queue's.
-        diffs = compare_metadata(ctx, [Base.metadata, JobsBase.metadata, PlatformBase.metadata])  # type: ignore[arg-type]
+        # Every table of the store: the ledger's, the job queue's and the platform's.
+        metadata = [Base.metadata, JobsBase.metadata, PlatformBase.metadata]
+        diffs = compare_metadata(ctx, metadata)  # type: ignore[arg-type]
         assert diffs == []
         assert "alembic_version" in inspect(conn).get_table_names()
 

@@ -257,31 +257,22 @@ def _nansum(arrays: Sequence[FloatArray]) -> FloatArray:
 
 
 # --- the readings store's state ------------------------------------------------------------------
-# Two aggregate queries the readings store has no method for yet (its span of days, and reading
-# versions before an instant); they read its connection directly, under the caller's hold of
-# the store, and belong in ReadingsStore once it offers them.
 
 
 def day_span(store: ReadingsStore) -> tuple[dt.date, dt.date] | None:
     """First and last Asia/Shanghai day with a current reading, or ``None`` without readings."""
-    row = store._con.execute(
-        "SELECT min(start_utc), max(start_utc) FROM readings WHERE superseded_utc IS NULL"
-    ).fetchall()
-    if not row or row[0][0] is None:
+    span = store.span_utc()
+    if span is None:
         return None
-    stamps = pd.DatetimeIndex([pd.Timestamp(row[0][0]), pd.Timestamp(row[0][1])]).tz_convert("UTC")
-    first, last = (pd.Timestamp(d).date() for d in local_day(stamps))
+    first, last = (pd.Timestamp(d).date() for d in local_day(pd.DatetimeIndex(span)))
     return first, last
 
 
 def _state_keys(store: ReadingsStore, days: Sequence[dt.date]) -> dict[dt.date, tuple[int, int]]:
     """Per day: (registered meters, stored reading versions starting before the day's end)."""
     ends = [local_date_start_utc(d + dt.timedelta(days=1)).to_pydatetime() for d in days]
-    columns = ", ".join(f"count(*) FILTER (WHERE start_utc < ${i + 1})" for i in range(len(ends)))
-    row = store._con.execute(
-        f"SELECT (SELECT count(*) FROM meters), {columns} FROM readings", ends
-    ).fetchall()[0]
-    return {d: (int(row[0]), int(row[i + 1])) for i, d in enumerate(days)}
+    meters = store.counts()["meters"]
+    return dict(zip(days, ((meters, n) for n in store.versions_before(ends)), strict=True))
 
 
 # --- assembling days ------------------------------------------------------------------------------

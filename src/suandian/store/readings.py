@@ -587,6 +587,32 @@ class ReadingsStore(DuckDBFile):
             return None
         return pd.Timestamp(row[0]).tz_convert("UTC")
 
+    def span_utc(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last interval start with a current reading (``None`` without readings)."""
+        row = _first_row(
+            self._con,
+            "SELECT min(start_utc), max(start_utc) FROM readings WHERE superseded_utc IS NULL",
+        )
+        if row is None or row[0] is None:
+            return None
+        return pd.Timestamp(row[0]).tz_convert("UTC"), pd.Timestamp(row[1]).tz_convert("UTC")
+
+    def versions_before(self, ends_utc: Sequence[dt.datetime]) -> list[int]:
+        """For each of ``ends_utc``: stored reading versions whose interval starts before it.
+
+        Any new reading or correction of an interval before an end raises its count, so the
+        counts key caches of results derived from the readings up to each end.
+        """
+        if not len(ends_utc):
+            return []
+        ends = [require_utc(e, "ends_utc").to_pydatetime() for e in ends_utc]
+        columns = ", ".join(
+            f"count(*) FILTER (WHERE start_utc < ${i + 1})" for i in range(len(ends))
+        )
+        row = _first_row(self._con, f"SELECT {columns} FROM readings", ends)
+        assert row is not None
+        return [int(v) for v in row]
+
     def counts(self) -> dict[str, int]:
         """Registered meters, current readings (one per meter and interval) and all versions."""
         row = _first_row(
