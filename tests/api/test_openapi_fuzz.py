@@ -51,7 +51,7 @@ EXAMPLES_PER_OPERATION = 15
 def test_no_generated_request_gives_a_server_error(fuzz_schema: Any) -> None:
     failures: list[str] = []
     operations = [result.ok() for result in fuzz_schema.get_all_operations()]
-    assert len(operations) > 5
+    assert len(operations) >= 50  # every capability's operations are published
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 

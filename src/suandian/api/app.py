@@ -53,7 +53,10 @@ and daily reports, certificates and evidence packs, dispatch plans, compute jobs
 SDK-compatible emissions API and the park's situational-awareness dashboard (`/dashboard`).
 
 Every `/v1` call needs `Authorization: Bearer <token>`; a tenant sees only its own meters,
-reports, certificates and jobs, and another tenant's id answers 404.
+reports, certificates and jobs, and another tenant's id answers 404. Open without a token, as
+they carry no tenant data: `/healthz`, `/readyz`, `/metrics`, the emissions API (`/emissions/...`,
+`/locations`, read-only, compatible with the Carbon Aware SDK's Web API) and the dashboard's page
+(which then asks for a token).
 """
 
 
