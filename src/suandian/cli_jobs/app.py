@@ -28,33 +28,35 @@ placed stays (or goes back to) ``queued`` and its reason is printed.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from suandian.compute.jobs import Job, JobTable, check_sites
-from suandian.core.errors import InfeasiblePlan, InputError, SuandianError
-from suandian.core.times import LOCAL_TZ, local_date_start_utc, parse_local_date
+from suandian.compute.jobs import Job, check_sites
+from suandian.core.errors import InputError, SuandianError
+from suandian.core.times import LOCAL_TZ, parse_local_date
 from suandian.scenario import load_scenario
 from suandian.settings import Settings
+from suandian.sim.job_planning import (
+    STRATEGIES,
+    NothingToPlan,
+    QueuePlan,
+    one_step_min,
+    period_signals,
+    plan_period,
+    plan_queue,
+)
 
 if TYPE_CHECKING:  # the SQL store, the simulation and the planner load inside the commands
-    from suandian.compute.jobs import Plan
-    from suandian.compute.planner import PackResult
-    from suandian.scenario.model import Park
-    from suandian.sim.site_signals import PlanTotals, SiteSignals
+    from suandian.sim.site_signals import PlanTotals
     from suandian.store.jobs import JobQueue, QueuedJob
 
 __all__ = ["jobs_app", "parse_jobs"]
@@ -281,120 +283,27 @@ def jobs_cancel(
     out.print(f"cancelled job {job_id} of {tenant}")
 
 
-_STRATEGIES = ("planner", "greedy", "arrival")
-_CAPACITY_TOLERANCE_MW = 1e-9
-
-
 def _queue() -> JobQueue:
     from suandian.store.sql import database_url, open_job_queue
 
     return open_job_queue(database_url(Settings()))
 
 
+def _first_day(start: str | None, days: int | None) -> dt.date | None:
+    """``--start`` as a local day, once ``--days`` is checked."""
+    if days is not None and days < 1:
+        raise InputError(f"--days {days}: plan at least one day")
+    return parse_local_date(start, "--start") if start is not None else None
+
+
 def _period(rows: list[QueuedJob], start: str | None, days: int | None) -> tuple[dt.date, int]:
     """The period to plan: given, or from the first release's local day to the last deadline."""
-    first = (
-        parse_local_date(start, "--start")
-        if start is not None
-        else min(q.job.release_utc for q in rows).astimezone(LOCAL_TZ).date()
-    )
-    if days is None:
-        last = max(q.job.deadline_utc for q in rows)
-        span_s = (last - local_date_start_utc(first).to_pydatetime()).total_seconds()
-        days = max(1, math.ceil(span_s / 86400.0))
-    if days < 1:
-        raise InputError(f"--days {days}: plan at least one day")
-    return first, days
+    return plan_period(rows, _first_day(start, days), days)
 
 
-def _one_step_min(rows: list[QueuedJob], which: str, fix: str) -> int:
-    """The one ``step_min`` of ``rows``; refused, naming ``fix``, when they use several."""
-    steps = {q.job.step_min for q in rows}
-    if len(steps) > 1:
-        raise InputError(f"{which} use different steps {sorted(steps)} min; {fix}")
-    return steps.pop()
-
-
-def _period_signals(
-    park: Park, first_day: dt.date, n_days: int, step_min: int, held: list[QueuedJob]
-) -> tuple[SiteSignals, npt.NDArray[np.float64], list[QueuedJob]]:
-    """The scenario simulated over the period as site signals, the capacity the ``held`` jobs
-    (running, or planned and not moved) leave per site and interval [MW], and those counted."""
-    from suandian.grid.site_mix import grid_mix_for
-    from suandian.sim.park import simulate
-    from suandian.sim.site_signals import site_signals
-
-    series = simulate(park, start=first_day, days=n_days)
-    signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
-    held_mw, counted = _held_mw(held, signals)
-    return signals, np.maximum(signals.capacity_mw - held_mw, 0.0), counted
-
-
-def _two_level(
-    table: JobTable, signals: SiteSignals, step_min: int, capacity_mw: npt.NDArray[np.float64]
-) -> PackResult:
-    """The multi-site planner: energy-level LP curves, then jobs packed under them.
-
-    The LP follows carbon with the on-site surplus as free green energy; slots are an hour
-    when the period allows it.
-    """
-    from suandian.compute.planner import pack_jobs, plan_capacity
-
-    kernel = signals.for_planner()
-    per_hour = max(60 // step_min, 1)
-    slot = per_hour if signals.intensity_g_per_kwh.shape[1] % per_hour == 0 else 1
-    curves = plan_capacity(table, kernel, capacity_mw, slot_steps=slot)
-    return pack_jobs(table, curves, kernel, capacity_mw=capacity_mw)
-
-
-def _held_mw(
-    held: list[QueuedJob], signals: SiteSignals
-) -> tuple[npt.NDArray[np.float64], list[QueuedJob]]:
-    """Power per site and interval of the jobs this plan keeps where they are (running, or
-    planned outside the period) over the intervals their run covers [MW], and those jobs."""
-    n_t = len(signals.index_utc)
-    load = np.zeros((len(signals.sites), n_t))
-    counted: list[QueuedJob] = []
-    step_ns = signals.step_min * 60 * 10**9
-    origin_ns = int(signals.index_utc.asi8[0])
-    for q in held:
-        if q.site not in signals.sites or q.start_utc is None:
-            continue
-        start_ns = pd.Timestamp(q.start_utc).value - origin_ns
-        end_ns = start_ns + q.job.step_min * q.job.duration_steps * 60 * 10**9
-        lo = max(start_ns // step_ns, 0)
-        hi = min(-(-end_ns // step_ns), n_t)  # ceil: a partial interval counts
-        if hi > lo:
-            load[signals.sites.index(q.site), lo:hi] += q.job.power_mw
-            counted.append(q)
-    return load, counted
-
-
-def _capacity_problems(
-    plan: Plan, table: JobTable, signals: SiteSignals, capacity_mw: npt.NDArray[np.float64]
-) -> list[str]:
-    """Per site and interval, the jobs' power above the capacity left to them."""
-    rows = pd.Index(signals.sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
-    power = table.power_mw[pd.Index(np.asarray(table.ids, dtype=str)).get_indexer(plan.job_id)]
-    load = np.zeros(capacity_mw.shape)
-    np.add.at(load, (rows, np.asarray(plan.step, dtype=np.int64)), power)
-    over = np.argwhere(load > capacity_mw + _CAPACITY_TOLERANCE_MW)
-    return [
-        f"site {signals.sites[s]!r} runs {load[s, t]:.6g} MW at {signals.index_utc[t]}, over "
-        f"the {capacity_mw[s, t]:.6g} MW left to this plan"
-        for s, t in over[:5]
-    ]
-
-
-def _starts(plan: Plan) -> dict[str, tuple[str, dt.datetime]]:
-    """Planned site and first step's start of every job in ``plan``."""
-    frame = pd.DataFrame({"job": plan.job_id.astype(str), "site": plan.site, "step": plan.step})
-    first = frame.sort_values("step").drop_duplicates("job")
-    step = pd.Timedelta(minutes=plan.step_min)
-    return {
-        str(j): (str(site), (plan.grid_start_utc + int(k) * step).to_pydatetime())
-        for j, site, k in first.itertuples(index=False)
-    }
+# ``suandian jobs run`` plans on the same signals as ``suandian jobs plan``.
+_one_step_min = one_step_min
+_period_signals = period_signals
 
 
 def _totals_json(t: PlanTotals) -> dict[str, float | None]:
@@ -426,168 +335,92 @@ def jobs_plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Plan the queued jobs of a period onto the scenario's sites and write the plan."""
-    from suandian.compute.greedy import arrival_plan, greedy_plan
-    from suandian.compute.validate import check_plan
-    from suandian.sim.site_signals import plan_totals
-    from suandian.store.jobs import Assignment
-
-    if strategy not in _STRATEGIES:
-        raise InputError(f"--strategy {strategy!r}; use one of {', '.join(_STRATEGIES)}")
+    if strategy not in STRATEGIES:
+        raise InputError(f"--strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    first = _first_day(start, days)
     park = load_scenario(scenario)
     queue = _queue()
-    everything = queue.jobs()
-    rows = [q for q in everything if q.status in ("queued", "planned")]
-    if not rows:
-        out.print("no queued or planned jobs to plan")
-        return
-    first_day, n_days = _period(rows, start, days)
-    lo = local_date_start_utc(first_day)
-    hi = local_date_start_utc(first_day + dt.timedelta(days=n_days))
-    inside = [q for q in rows if q.job.release_utc >= lo and q.job.deadline_utc <= hi]
-    if not inside:
-        out.print(f"no queued or planned job has its window in [{lo}, {hi})")
-        return
-    step_min = _one_step_min(
-        inside,
-        "the jobs of the period",
-        "plan them in separate periods or resubmit them on one step_min",
+    result = plan_queue(
+        park,
+        queue.jobs(),
+        strategy=strategy,
+        start=first,
+        days=days,
+        scenario=scenario,
     )
-    # Running jobs, and planned ones this run does not move, keep their capacity.
-    moved = {(q.job.tenant, q.job.id) for q in inside}
-    kept = [
-        q
-        for q in everything
-        if q.site is not None
-        and (
-            q.status == "running"
-            or (q.status == "planned" and (q.job.tenant, q.job.id) not in moved)
-        )
-    ]
-    known = [s.id for s in park.sites]
-    unplaced: dict[str, str] = {}
-    jobs: list[Job] = []
-    by_key: dict[str, QueuedJob] = {}
-    for q in inside:
-        key = f"{q.job.tenant}/{q.job.id}"
-        by_key[key] = q
-        sites = tuple(s for s in q.job.allowed_sites if s in known)
-        if not sites:
-            unplaced[key] = f"none of its allowed sites is a site of the {scenario} scenario"
-            continue
-        # The queue and the executors hold one start per job, so a job is planned as one
-        # block of steps: an interruptible one is placed like a non-interruptible one here,
-        # and what is checked below is exactly what will run.
-        jobs.append(dataclasses.replace(q.job, id=key, allowed_sites=sites, interruptible=False))
-
-    signals, capacity, held = _period_signals(park, first_day, n_days, step_min, kept)
-    on_grid: dict[str, Any] = {
-        "sites": signals.sites,
-        "grid_start_utc": signals.start_utc,
-        "step_min": step_min,
-    }
-    plan: Plan | None = None
-    placed: list[Job] = []
-    if jobs:
-        table = JobTable.from_jobs(jobs, sites=signals.sites)
-        if strategy == "planner":
-            packed = _two_level(table, signals, step_min, capacity)
-            plan = packed.plan
-            unplaced.update(packed.unplaced)
-        elif strategy == "greedy":
-            result = greedy_plan(
-                table,
-                intensity_g_per_kwh=signals.intensity_g_per_kwh,
-                capacity_mw=capacity,
-                **on_grid,
-            )
-            plan = result.plan
-            unplaced.update(result.unplaced)
-        else:
-            plan = arrival_plan(table, **on_grid)
-        placed = [j for j in jobs if j.id not in unplaced]
-    assignments = [Assignment(by_key[k].job.tenant, by_key[k].job.id, None, None) for k in unplaced]
-    comparison: dict[str, PlanTotals] = {}
-    starts: dict[str, tuple[str, dt.datetime]] = {}
-    if plan is not None and placed:
-        placed_table = JobTable.from_jobs(placed, sites=signals.sites)
-        problems = check_plan(placed_table, plan)
-        # arrival ignores capacity
-        problems += _capacity_problems(plan, placed_table, signals, capacity)
-        if problems:
-            raise InfeasiblePlan(
-                "the plan failed its check, nothing was written:\n  " + "\n  ".join(problems)
-            )
-        starts = _starts(plan)
-        assignments += [
-            Assignment(by_key[k].job.tenant, by_key[k].job.id, site, when)
-            for k, (site, when) in starts.items()
-        ]
-        comparison = {
-            strategy: plan_totals(placed_table, plan, signals),
-            "arrival": plan_totals(placed_table, arrival_plan(placed_table, **on_grid), signals),
-        }
-    n_planned = queue.mark_planned(assignments)
-
-    if as_json:
-        payload: dict[str, Any] = {
-            "scenario": scenario,
-            "strategy": strategy,
-            "start_utc": lo.isoformat(),
-            "end_utc": hi.isoformat(),
-            "step_min": step_min,
-            "intensity": "modelled hourly zone mix averaging to the published factor",
-            "planned": n_planned,
-            "held": [
-                {
-                    "tenant": q.job.tenant,
-                    "id": q.job.id,
-                    "status": q.status,
-                    "site": q.site,
-                    "start_utc": None if q.start_utc is None else q.start_utc.isoformat(),
-                    "power_mw": q.job.power_mw,
-                }
-                for q in held
-            ],
-            "jobs": [
-                {
-                    "tenant": by_key[k].job.tenant,
-                    "id": by_key[k].job.id,
-                    "status": "planned" if k in starts else "queued",
-                    "site": starts[k][0] if k in starts else None,
-                    "start_utc": starts[k][1].isoformat() if k in starts else None,
-                    "reason": unplaced.get(k),
-                }
-                for k in by_key
-            ],
-            "totals": {name: _totals_json(t) for name, t in comparison.items()},
-        }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    if isinstance(result, NothingToPlan):
+        out.print(result.note)
         return
+    n_planned = queue.mark_planned(result.assignments)
+    if as_json:
+        _print_plan_json(result, scenario, strategy, n_planned)
+    else:
+        _print_plan(result, strategy, n_planned)
+
+
+def _print_plan_json(result: QueuePlan, scenario: str, strategy: str, n_planned: int) -> None:
+    starts = result.starts
+    payload: dict[str, Any] = {
+        "scenario": scenario,
+        "strategy": strategy,
+        "start_utc": result.start_utc.isoformat(),
+        "end_utc": result.end_utc.isoformat(),
+        "step_min": result.step_min,
+        "intensity": "modelled hourly zone mix averaging to the published factor",
+        "planned": n_planned,
+        "held": [
+            {
+                "tenant": q.job.tenant,
+                "id": q.job.id,
+                "status": q.status,
+                "site": q.site,
+                "start_utc": None if q.start_utc is None else q.start_utc.isoformat(),
+                "power_mw": q.job.power_mw,
+            }
+            for q in result.held
+        ],
+        "jobs": [
+            {
+                "tenant": q.job.tenant,
+                "id": q.job.id,
+                "status": "planned" if k in starts else "queued",
+                "site": starts[k][0] if k in starts else None,
+                "start_utc": starts[k][1].isoformat() if k in starts else None,
+                "reason": result.unplaced.get(k),
+            }
+            for k, q in result.jobs.items()
+        ],
+        "totals": {name: _totals_json(t) for name, t in result.totals.items()},
+    }
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+
+
+def _print_plan(result: QueuePlan, strategy: str, n_planned: int) -> None:
     table_out = Table("tenant", "id", "status", "site", "start (local)")
-    for k, q in by_key.items():
-        site, when = starts.get(k, ("", None))
+    for k, q in result.jobs.items():
+        site, when = result.starts.get(k, ("", None))
         table_out.add_row(
             q.job.tenant,
             q.job.id,
-            "planned" if k in starts else "queued",
+            "planned" if k in result.starts else "queued",
             site,
             "" if when is None else when.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
         )
     table_out.caption = (
-        f"{n_planned} of {len(by_key)} job(s) planned ({strategy}), "
-        f"{first_day} + {n_days} local day(s)"
+        f"{n_planned} of {len(result.jobs)} job(s) planned ({strategy}), "
+        f"{result.first_day} + {result.n_days} local day(s)"
     )
     out.print(table_out)
-    for k, reason in unplaced.items():
+    for k, reason in result.unplaced.items():
         out.print(f"not placed, stays queued: {k}: {reason}")
-    for q in held:
+    for q in result.held:
         out.print(
             f"capacity held by {q.status} job {q.job.tenant}/{q.job.id}: {q.job.power_mw:g} MW "
             f"at {q.site} from {q.start_utc}"
         )
-    if comparison:
+    if result.totals:
         totals = Table("plan", "energy MWh", "carbon kgCO2", "cost CNY", "on-site green share")
-        for name, t in comparison.items():
+        for name, t in result.totals.items():
             share = "-" if t.green_share is None else f"{100 * t.green_share:.1f} %"
             totals.add_row(
                 name, f"{t.energy_mwh:.3f}", f"{t.carbon_kgco2:.1f}", f"{t.cost_cny:.0f}", share

@@ -22,23 +22,21 @@ placements and, for each job it could not place, the reason.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import math
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from suandian.api.context import ApiError, Caller, Operator, Platform, PlatformDep, not_found
-from suandian.compute.jobs import Job, JobTable, check_sites
-from suandian.core.errors import InfeasiblePlan, InputError, NotFound
-from suandian.core.times import LOCAL_TZ, local_date_start_utc
-from suandian.store.jobs import Assignment, QueuedJob
+from suandian.compute.jobs import Job, check_sites
+from suandian.core.errors import InputError, NotFound
+from suandian.sim.job_planning import NothingToPlan, Strategy, plan_queue
+from suandian.store.jobs import QueuedJob
 from suandian.store.platform import Principal
+
+if TYPE_CHECKING:  # the simulation and the planner load when a plan is made
+    from suandian.sim.site_signals import PlanTotals
 
 __all__ = ["MAX_PLAN_DAYS", "router"]
 
@@ -51,7 +49,6 @@ _FIRST_DAY: Final = dt.date(2000, 1, 1)
 _LAST_DAY: Final = dt.date(2100, 12, 31)
 _ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _ORG_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_CAPACITY_TOLERANCE_MW: Final = 1e-9
 _STEP_MIN = Literal[15, 30, 60]
 JobStatus = Literal["queued", "planned", "running", "done", "failed", "cancelled"]
 
@@ -136,7 +133,7 @@ class Submitted(BaseModel):
 class PlanIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    strategy: Literal["planner", "greedy", "arrival"] = Field(
+    strategy: Strategy = Field(
         default="greedy",
         description="planner (multi-site LP curves, then jobs packed under them), greedy "
         "(lowest intensity, capacity-aware) or arrival (start at release).",
@@ -347,72 +344,7 @@ def cancel_job(
 # --- planning ----------------------------------------------------------------------------------
 
 
-def _period(rows: list[QueuedJob], start: dt.date | None, days: int | None) -> tuple[dt.date, int]:
-    first = (
-        start
-        if start is not None
-        else min(q.job.release_utc for q in rows).astimezone(LOCAL_TZ).date()
-    )
-    if days is None:
-        last = max(q.job.deadline_utc for q in rows)
-        span_s = (last - local_date_start_utc(first).to_pydatetime()).total_seconds()
-        days = max(1, math.ceil(span_s / 86400.0))
-        if days > MAX_PLAN_DAYS:
-            raise InputError(
-                f"days: the queued jobs span {days} local days from {first}, more than "
-                f"{MAX_PLAN_DAYS} in one request; give start and days (at most {MAX_PLAN_DAYS})"
-            )
-    return first, days
-
-
-def _held_mw(
-    held: list[QueuedJob], sites: tuple[str, ...], index_utc: pd.DatetimeIndex, step_min: int
-) -> tuple[npt.NDArray[np.float64], list[QueuedJob]]:
-    """Power per site and interval of the jobs this plan keeps where they are. [MW]"""
-    n_t = len(index_utc)
-    load = np.zeros((len(sites), n_t))
-    counted: list[QueuedJob] = []
-    step_ns = step_min * 60 * 10**9
-    origin_ns = int(index_utc.asi8[0])
-    for q in held:
-        if q.site not in sites or q.start_utc is None:
-            continue
-        start_ns = pd.Timestamp(q.start_utc).value - origin_ns
-        end_ns = start_ns + q.job.step_min * q.job.duration_steps * 60 * 10**9
-        lo = max(start_ns // step_ns, 0)
-        hi = min(-(-end_ns // step_ns), n_t)  # a partial interval counts
-        if hi > lo:
-            load[sites.index(q.site), lo:hi] += q.job.power_mw
-            counted.append(q)
-    return load, counted
-
-
-def _over_capacity(
-    plan: Any, table: JobTable, sites: tuple[str, ...], capacity_mw: npt.NDArray[np.float64]
-) -> list[str]:
-    rows = pd.Index(sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
-    power = table.power_mw[pd.Index(np.asarray(table.ids, dtype=str)).get_indexer(plan.job_id)]
-    load = np.zeros(capacity_mw.shape)
-    np.add.at(load, (rows, np.asarray(plan.step, dtype=np.int64)), power)
-    over = np.argwhere(load > capacity_mw + _CAPACITY_TOLERANCE_MW)
-    return [
-        f"site {sites[s]!r} runs {load[s, t]:.6g} MW in interval {t}, over the "
-        f"{capacity_mw[s, t]:.6g} MW left to this plan"
-        for s, t in over[:5]
-    ]
-
-
-def _starts(plan: Any) -> dict[str, tuple[str, dt.datetime]]:
-    frame = pd.DataFrame({"job": plan.job_id.astype(str), "site": plan.site, "step": plan.step})
-    first = frame.sort_values("step").drop_duplicates("job")
-    step = pd.Timedelta(minutes=plan.step_min)
-    return {
-        str(j): (str(site), (plan.grid_start_utc + int(k) * step).to_pydatetime())
-        for j, site, k in first.itertuples(index=False)
-    }
-
-
-def _totals(t: Any) -> PlanTotalsOut:
+def _totals(t: PlanTotals) -> PlanTotalsOut:
     return PlanTotalsOut(
         energy_mwh=round(t.energy_mwh, 6),
         carbon_kgco2=round(t.carbon_kgco2, 3),
@@ -424,19 +356,19 @@ def _totals(t: Any) -> PlanTotalsOut:
 @router.post("/plan", summary="Plan the queue onto the scenario's sites and write the plan")
 def plan_jobs(body: PlanIn, platform: PlatformDep, _: Operator) -> PlanOut:
     """Like ``suandian jobs plan``: a job that cannot be placed stays queued, with its reason."""
-    from suandian.compute.greedy import arrival_plan, greedy_plan
-    from suandian.compute.planner import pack_jobs, plan_capacity
-    from suandian.compute.validate import check_plan
-    from suandian.grid.site_mix import grid_mix_for
-    from suandian.sim.park import simulate
-    from suandian.sim.site_signals import PlanTotals, plan_totals, site_signals
-
     park = platform.park
     queue = platform.job_queue()
-    everything = queue.jobs()
-    rows = [q for q in everything if q.status in ("queued", "planned")]
-
-    def empty(note: str) -> PlanOut:
+    result = plan_queue(
+        park,
+        queue.jobs(),
+        strategy=body.strategy,
+        start=body.start,
+        days=body.days,
+        scenario=park.name,
+        max_days=MAX_PLAN_DAYS,
+        last_day=_LAST_DAY,
+    )
+    if isinstance(result, NothingToPlan):
         return PlanOut(
             scenario=park.name,
             strategy=body.strategy,
@@ -447,110 +379,16 @@ def plan_jobs(body: PlanIn, platform: PlatformDep, _: Operator) -> PlanOut:
             jobs=[],
             held=[],
             totals={},
-            notes=[note],
+            notes=[result.note],
         )
-
-    if not rows:
-        return empty("no queued or planned jobs to plan")
-    first_day, n_days = _period(rows, body.start, body.days)
-    if first_day + dt.timedelta(days=n_days) > _LAST_DAY:
-        raise InputError(f"start: {first_day} + {n_days} days runs past {_LAST_DAY}")
-    lo = local_date_start_utc(first_day)
-    hi = local_date_start_utc(first_day + dt.timedelta(days=n_days))
-    inside = [q for q in rows if q.job.release_utc >= lo and q.job.deadline_utc <= hi]
-    if not inside:
-        return empty(f"no queued or planned job has its window in [{lo}, {hi})")
-    steps = {q.job.step_min for q in inside}
-    if len(steps) > 1:
-        raise InputError(
-            f"the jobs of the period use different steps {sorted(steps)} min; plan them in "
-            "separate periods or resubmit them on one step_min"
-        )
-    step_min = steps.pop()
-    moved = {(q.job.tenant, q.job.id) for q in inside}
-    kept = [
-        q
-        for q in everything
-        if q.site is not None
-        and (
-            q.status == "running"
-            or (q.status == "planned" and (q.job.tenant, q.job.id) not in moved)
-        )
-    ]
-    known = [s.id for s in park.sites]
-    unplaced: dict[str, str] = {}
-    jobs: list[Job] = []
-    by_key: dict[str, QueuedJob] = {}
-    for q in inside:
-        key = f"{q.job.tenant}/{q.job.id}"
-        by_key[key] = q
-        sites = tuple(s for s in q.job.allowed_sites if s in known)
-        if not sites:
-            unplaced[key] = f"none of its allowed sites is a site of the {park.name} scenario"
-            continue
-        # One start per job in the queue: an interruptible job is placed as one block.
-        jobs.append(dataclasses.replace(q.job, id=key, allowed_sites=sites, interruptible=False))
-
-    series = simulate(park, start=first_day, days=n_days)
-    signals = site_signals(park, series, step_min, grid_mix=grid_mix_for)
-    held_mw, held = _held_mw(kept, signals.sites, signals.index_utc, step_min)
-    capacity = np.maximum(signals.capacity_mw - held_mw, 0.0)
-    on_grid: dict[str, Any] = {
-        "sites": signals.sites,
-        "grid_start_utc": signals.start_utc,
-        "step_min": step_min,
-    }
-    plan: Any = None
-    placed: list[Job] = []
-    if jobs:
-        table = JobTable.from_jobs(jobs, sites=signals.sites)
-        if body.strategy == "planner":
-            kernel = signals.for_planner()
-            per_hour = max(60 // step_min, 1)
-            slot = per_hour if signals.intensity_g_per_kwh.shape[1] % per_hour == 0 else 1
-            curves = plan_capacity(table, kernel, capacity, slot_steps=slot)
-            packed = pack_jobs(table, curves, kernel, capacity_mw=capacity)
-            plan = packed.plan
-            unplaced.update(packed.unplaced)
-        elif body.strategy == "greedy":
-            result = greedy_plan(
-                table,
-                intensity_g_per_kwh=signals.intensity_g_per_kwh,
-                capacity_mw=capacity,
-                **on_grid,
-            )
-            plan = result.plan
-            unplaced.update(result.unplaced)
-        else:
-            plan = arrival_plan(table, **on_grid)
-        placed = [j for j in jobs if j.id not in unplaced]
-    assignments = [Assignment(by_key[k].job.tenant, by_key[k].job.id, None, None) for k in unplaced]
-    totals: dict[str, PlanTotals] = {}
-    starts: dict[str, tuple[str, dt.datetime]] = {}
-    if plan is not None and placed:
-        placed_table = JobTable.from_jobs(placed, sites=signals.sites)
-        problems = check_plan(placed_table, plan)
-        problems += _over_capacity(plan, placed_table, signals.sites, capacity)
-        if problems:
-            raise InfeasiblePlan(
-                "the plan failed its check, nothing was written: " + "; ".join(problems)
-            )
-        starts = _starts(plan)
-        assignments += [
-            Assignment(by_key[k].job.tenant, by_key[k].job.id, site, when)
-            for k, (site, when) in starts.items()
-        ]
-        totals = {
-            body.strategy: plan_totals(placed_table, plan, signals),
-            "arrival": plan_totals(placed_table, arrival_plan(placed_table, **on_grid), signals),
-        }
-    n_planned = queue.mark_planned(assignments)
+    n_planned = queue.mark_planned(result.assignments)
+    starts = result.starts
     return PlanOut(
         scenario=park.name,
         strategy=body.strategy,
-        start_utc=lo.to_pydatetime(),
-        end_utc=hi.to_pydatetime(),
-        step_min=step_min,
+        start_utc=result.start_utc.to_pydatetime(),
+        end_utc=result.end_utc.to_pydatetime(),
+        step_min=result.step_min,
         planned=n_planned,
         jobs=[
             Placement(
@@ -559,9 +397,9 @@ def plan_jobs(body: PlanIn, platform: PlatformDep, _: Operator) -> PlanOut:
                 status="planned" if k in starts else "queued",
                 site=starts[k][0] if k in starts else None,
                 start_utc=starts[k][1] if k in starts else None,
-                reason=unplaced.get(k),
+                reason=result.unplaced.get(k),
             )
-            for k, q in by_key.items()
+            for k, q in result.jobs.items()
         ],
         held=[
             HeldJob(
@@ -572,9 +410,9 @@ def plan_jobs(body: PlanIn, platform: PlatformDep, _: Operator) -> PlanOut:
                 start_utc=q.start_utc,
                 power_mw=q.job.power_mw,
             )
-            for q in held
+            for q in result.held
         ],
-        totals={name: _totals(t) for name, t in totals.items()},
+        totals={name: _totals(t) for name, t in result.totals.items()},
         notes=[
             "grid intensity: modelled hourly zone mix averaging to the published factor, "
             "not measured"
