@@ -233,11 +233,10 @@ def _rolling(body: PlanIn) -> tuple[int, int] | None:
 @router.post("/plans", status_code=201, summary="Plan a site's dispatch over a few days")
 def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: Operator) -> PlanOut:
     """Like ``suandian dispatch run`` (one solve): the optimised plan and the baseline."""
-    from dataclasses import replace
-
-    from suandian.dispatch import dispatch, rolling_dispatch, rule_dispatch, schedule_frame
-    from suandian.sim.dispatch_inputs import dispatch_inputs, resolve_site
+    from suandian.dispatch import schedule_frame
+    from suandian.sim.dispatch_inputs import resolve_site
     from suandian.sim.park import simulate
+    from suandian.sim.site_dispatch import plan_site
 
     park = platform.park
     first = body.start or dt.date(park.year, 1, 1)
@@ -246,45 +245,33 @@ def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: O
     rolling = _rolling(body)
     site = resolve_site(park, body.site)
     series = simulate(park, start=first, days=body.days)
-    inputs = dispatch_inputs(
-        park,
-        series,
-        site=site,
-        resolution_min=body.resolution_min,
-        carbon_price_cny_per_tco2=body.carbon_price_cny_per_tco2,
-        self_consumption_min_pu=(
-            park.targets.self_consumption_min_pu if body.direct_connection else None
-        ),
-        onsite_green_min_pu=park.targets.onsite_green_min_pu if body.direct_connection else None,
-    )
-    if body.green_target_pu is not None:
-        inputs = replace(inputs, green_target_pu=body.green_target_pu, green_target_period="day")
-    if rolling is None:
-        optimised = dispatch(inputs, body.objective, time_limit_s=TIME_LIMIT_S)
-        horizon = "one solve"
-    else:
-        steps_per_h = 60 // body.resolution_min
-        try:
-            optimised = rolling_dispatch(
-                inputs,
-                window_steps=rolling[0] * steps_per_h,
-                commit_steps=rolling[1] * steps_per_h,
-                objective=body.objective,
-                time_limit_s=TIME_LIMIT_S,
-            )
-        except InputError as exc:
-            # The kernel counts intervals; the request gives hours: name the request's field.
-            message = str(exc)
-            for kernel, field in (
-                ("commit_steps", "rolling_commit_h"),
-                ("window_steps", "rolling_window_h"),
-            ):
-                if message.startswith(kernel):
-                    raise InputError(f"{field} ({rolling[0]}/{rolling[1]} h): {message}") from None
-            raise
-        horizon = f"rolling {rolling[0]}/{rolling[1]} h"
-    rules = rule_dispatch(inputs, body.objective)
-    frame = schedule_frame(inputs, optimised)
+    per_h = 60 // body.resolution_min
+    steps = None if rolling is None else (rolling[0] * per_h, rolling[1] * per_h)
+    try:
+        compared = plan_site(
+            park,
+            series,
+            site=site,
+            objective=body.objective,
+            resolution_min=body.resolution_min,
+            rolling=steps,
+            time_limit_s=TIME_LIMIT_S,
+            carbon_price_cny_per_tco2=body.carbon_price_cny_per_tco2,
+            direct_connection=body.direct_connection,
+            green_target_pu=body.green_target_pu,
+        )
+    except InputError as exc:
+        # The kernel counts intervals; the request gives hours: name the request's field.
+        message = str(exc)
+        for kernel, field in (
+            ("commit_steps", "rolling_commit_h"),
+            ("window_steps", "rolling_window_h"),
+        ):
+            if rolling is not None and message.startswith(kernel):
+                raise InputError(f"{field} ({rolling[0]}/{rolling[1]} h): {message}") from None
+        raise
+    inputs = compared.inputs
+    frame = schedule_frame(inputs, compared.optimised)
     index = inputs.index_utc
     assert index is not None
     columns = [c for c in frame.columns if c not in ("start_utc", "local_time")]
@@ -302,16 +289,16 @@ def create_plan(body: PlanIn, request: Request, platform: PlatformDep, caller: O
         created_utc=dt.datetime.now(dt.UTC),
         created_by=caller.user,
         scenario=park.name,
-        site=site,
+        site=compared.site,
         objective=body.objective,
         start_local_date=first,
         days=body.days,
         resolution_min=body.resolution_min,
         intervals=inputs.n_steps,
         green_target_pu=body.green_target_pu,
-        horizon=horizon,
-        optimised=_figures(optimised),
-        rules=_figures(rules),
+        horizon=compared.horizon,
+        optimised=_figures(compared.optimised),
+        rules=_figures(compared.rules),
         schedule=schedule,
     )
     _plans(request).add(plan)
