@@ -13,7 +13,8 @@ does and answers 422 with every problem found (field path, message, value seen).
 from __future__ import annotations
 
 import math
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -34,6 +35,8 @@ MAX_SCENARIO_BYTES: Final = 1 << 20
 """Largest scenario body ``/v1/scenarios/validate`` reads (1 MiB; the national one is ~40 kB)."""
 
 _YAML_TYPES: Final = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
+
+_Out = TypeVar("_Out", bound=BaseModel)
 
 
 class TariffPeriodOut(BaseModel):
@@ -194,6 +197,11 @@ class ValidScenario(BaseModel):
     detail: str
 
 
+def _copies(model: type[_Out], items: Iterable[object]) -> list[_Out]:
+    """Each item as ``model``: its attributes of the model's field names."""
+    return [model.model_validate(item, from_attributes=True) for item in items]
+
+
 def _site(s: Site) -> SiteOut:
     g = s.grid
     return SiteOut(
@@ -212,12 +220,7 @@ def _site(s: Site) -> SiteOut:
         tariff=None
         if g.tariff is None
         else TariffOut(
-            periods=[
-                TariffPeriodOut(
-                    name=p.name, price_cny_per_kwh=p.price_cny_per_kwh, hours_h=p.hours_h
-                )
-                for p in g.tariff.periods
-            ],
+            periods=_copies(TariffPeriodOut, g.tariff.periods),
             export_price_cny_per_kwh=g.tariff.export_price_cny_per_kwh,
         ),
     )
@@ -237,45 +240,10 @@ def scenario_out(park: Park, caller: Principal) -> ScenarioOut:
         seed=park.seed,
         resolution_min=park.resolution_min,
         sites=[_site(s) for s in park.sites],
-        pv_plants=[
-            PvOut(
-                id=p.id,
-                site=p.site,
-                p_dc_mwp=p.p_dc_mwp,
-                p_ac_mw=p.p_ac_mw,
-                tilt_deg=p.tilt_deg,
-                azimuth_deg=p.azimuth_deg,
-                dc_ac_ratio_pu=p.dc_ac_ratio_pu,
-                target_full_load_h=p.target_full_load_h,
-            )
-            for p in park.pv_plants
-        ],
-        wind_farms=[
-            WindOut(
-                id=w.id,
-                site=w.site,
-                capacity_mw=w.capacity_mw,
-                turbine_type=w.turbine_type,
-                hub_height_m=w.hub_height_m,
-                target_full_load_h=w.target_full_load_h,
-            )
-            for w in park.wind_farms
-        ],
-        hydro_plants=[
-            HydroOut(id=h.id, site=h.site, capacity_mw=h.capacity_mw) for h in park.hydro_plants
-        ],
-        batteries=[
-            BatteryOut(
-                id=b.id,
-                site=b.site,
-                p_mw=b.p_mw,
-                e_mwh=b.e_mwh,
-                round_trip_efficiency_pu=b.round_trip_efficiency_pu,
-                soc_min_pu=b.soc_min_pu,
-                soc_max_pu=b.soc_max_pu,
-            )
-            for b in park.batteries
-        ],
+        pv_plants=_copies(PvOut, park.pv_plants),
+        wind_farms=_copies(WindOut, park.wind_farms),
+        hydro_plants=_copies(HydroOut, park.hydro_plants),
+        batteries=_copies(BatteryOut, park.batteries),
         data_centers=[
             DataCenterOut(
                 id=d.id,
@@ -290,18 +258,8 @@ def scenario_out(park: Park, caller: Principal) -> ScenarioOut:
             )
             for d in dcs
         ],
-        consumers=[
-            ConsumerOut(
-                id=c.id, site=c.site, name=c.name, name_zh=c.name_zh, kind=c.kind, mean_mw=c.mean_mw
-            )
-            for c in consumers
-        ],
-        contracts=[
-            ContractOut(
-                generator=c.generator, consumer=c.consumer, priority=c.priority, cap_mw=c.cap_mw
-            )
-            for c in contracts
-        ],
+        consumers=_copies(ConsumerOut, consumers),
+        contracts=_copies(ContractOut, contracts),
         capacities=CapacitiesOut(
             pv_dc_mwp=sum(p.p_dc_mwp for p in park.pv_plants),
             pv_ac_mw=sum(p.p_ac_mw for p in park.pv_plants),
