@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Final, TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Annotated, Any, Final, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -46,6 +46,7 @@ from suandian.scenario.model import Site
 __all__ = ["router"]
 
 _T = TypeVar("_T")
+_I = TypeVar("_I")
 
 FORECAST_HORIZON: Final = pd.Timedelta(hours=48)
 """Span of a current forecast, from the start of the current hour."""
@@ -330,14 +331,18 @@ def _points(site: Site, series: HourlySeries) -> list[EmissionsData]:
     ]
 
 
-def _emissions(
-    sites: list[Site],
-    time: str | None,
-    to_time: str | None,
-    duration_minutes: int,
-) -> list[EmissionsData]:
-    start = _time("time", time)
-    end = _time("toTime", to_time)
+class _Period(NamedTuple):
+    """``time``, ``toTime`` and ``durationMinutes`` of the emissions endpoints, as given."""
+
+    time: str | None
+    to_time: str | None
+    duration_minutes: int
+
+
+def _emissions(sites: list[Site], period: _Period) -> list[EmissionsData]:
+    start = _time("time", period.time)
+    end = _time("toTime", period.to_time)
+    duration_minutes = period.duration_minutes
     if end is not None and start is None:
         raise _bad("time", "must be defined if toTime is defined")
     if start is None:
@@ -462,6 +467,27 @@ DurationParam = Annotated[
 ]
 
 
+def _one_location(location: Location) -> list[str]:
+    return [location]
+
+
+def _locations(locations: Locations) -> list[str]:
+    return locations
+
+
+def _period(
+    time: TimeParam = None, to_time: ToTimeParam = None, duration_minutes: DurationParam = 0
+) -> _Period:
+    return _Period(time, to_time, duration_minutes)
+
+
+# The emissions endpoints take their parameters through dependencies, location first, so that
+# FastAPI checks (and reports) them in that order.
+OneLocation = Annotated[list[str], Depends(_one_location)]
+SomeLocations = Annotated[list[str], Depends(_locations)]
+Period = Annotated[_Period, Depends(_period)]
+
+
 # --- endpoints ------------------------------------------------------------------------------------
 
 
@@ -474,13 +500,10 @@ DurationParam = Annotated[
 )
 def emissions_by_location(
     platform: PlatformDep,
-    location: Location,
-    time: TimeParam = None,
-    to_time: ToTimeParam = None,
-    duration_minutes: DurationParam = 0,
+    names: OneLocation,
+    period: Period,
 ) -> list[EmissionsData]:
-    sites = _sites(platform.park.sites, [location], "location")
-    return _emissions(sites, time, to_time, duration_minutes)
+    return _emissions(_sites(platform.park.sites, names, "location"), period)
 
 
 @router.get(
@@ -492,13 +515,10 @@ def emissions_by_location(
 )
 def emissions_by_locations(
     platform: PlatformDep,
-    locations: Locations,
-    time: TimeParam = None,
-    to_time: ToTimeParam = None,
-    duration_minutes: DurationParam = 0,
+    names: SomeLocations,
+    period: Period,
 ) -> list[EmissionsData]:
-    sites = _sites(platform.park.sites, locations, "location")
-    return _emissions(sites, time, to_time, duration_minutes)
+    return _emissions(_sites(platform.park.sites, names, "location"), period)
 
 
 @router.get(
@@ -511,13 +531,10 @@ def emissions_by_locations(
 )
 def best_emissions_by_locations(
     platform: PlatformDep,
-    locations: Locations,
-    time: TimeParam = None,
-    to_time: ToTimeParam = None,
-    duration_minutes: DurationParam = 0,
+    names: SomeLocations,
+    period: Period,
 ) -> list[EmissionsData]:
-    sites = _sites(platform.park.sites, locations, "location")
-    data = _emissions(sites, time, to_time, duration_minutes)
+    data = emissions_by_locations(platform, names, period)
     return [data[i] for i in _lowest([d.rating for d in data])]
 
 
@@ -601,14 +618,17 @@ def average_carbon_intensity(
     return _average(site, start_time, end_time)
 
 
-def _batch_item(index: int, answer: Callable[[], _T]) -> _T:
-    """``answer()``, with the item's position in the messages of its bad parameters."""
-    try:
-        return answer()
-    except BadParameter as exc:
-        raise BadParameter(
-            {k: [f"[{index}] {m}" for m in msgs] for k, msgs in exc.errors.items()}
-        ) from None
+def _batch(items: Sequence[_I], answer: Callable[[_I], _T]) -> list[_T]:
+    """``answer(item)`` for each item, its position in the messages of its bad parameters."""
+    out = []
+    for index, item in enumerate(items):
+        try:
+            out.append(answer(item))
+        except BadParameter as exc:
+            raise BadParameter(
+                {k: [f"[{index}] {m}" for m in msgs] for k, msgs in exc.errors.items()}
+            ) from None
+    return out
 
 
 @router.post(
@@ -626,18 +646,14 @@ def batch_forecasts(
     platform: PlatformDep,
     items: Annotated[list[EmissionsForecastBatchItem], Body(max_length=MAX_BATCH)],
 ) -> list[EmissionsForecastDTO]:
-    out = []
-    for i, item in enumerate(items):
+    def one(item: EmissionsForecastBatchItem) -> EmissionsForecastDTO:
+        (site,) = _sites(platform.park.sites, [item.location], "location")
+        requested = _time("requestedAt", item.requestedAt)
+        if requested is None:
+            raise _bad("requestedAt", "is not set; give the time the forecast is asked for")
+        return _forecast(site, requested, item.dataStartAt, item.dataEndAt, item.windowSize)
 
-        def one(item: EmissionsForecastBatchItem = item) -> EmissionsForecastDTO:
-            (site,) = _sites(platform.park.sites, [item.location], "location")
-            requested = _time("requestedAt", item.requestedAt)
-            if requested is None:
-                raise _bad("requestedAt", "is not set; give the time the forecast is asked for")
-            return _forecast(site, requested, item.dataStartAt, item.dataEndAt, item.windowSize)
-
-        out.append(_batch_item(i, one))
-    return out
+    return _batch(items, one)
 
 
 @router.post(
@@ -653,15 +669,11 @@ def batch_average_carbon_intensity(
     platform: PlatformDep,
     items: Annotated[list[CarbonIntensityBatchItem], Body(max_length=MAX_BATCH)],
 ) -> list[CarbonIntensityDTO]:
-    out = []
-    for i, item in enumerate(items):
+    def one(item: CarbonIntensityBatchItem) -> CarbonIntensityDTO:
+        (site,) = _sites(platform.park.sites, [item.location], "location")
+        return _average(site, item.startTime, item.endTime)
 
-        def one(item: CarbonIntensityBatchItem = item) -> CarbonIntensityDTO:
-            (site,) = _sites(platform.park.sites, [item.location], "location")
-            return _average(site, item.startTime, item.endTime)
-
-        out.append(_batch_item(i, one))
-    return out
+    return _batch(items, one)
 
 
 @router.get(
