@@ -293,10 +293,23 @@ def _window(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
+def _operation_window(body: PeriodIn) -> tuple[dt.datetime, dt.datetime]:
+    """The local days an operation works on, at most :data:`MAX_ISSUE_DAYS`, in UTC."""
+    return _window(*_period(body.from_day, body.to_day, MAX_ISSUE_DAYS))
+
+
 def _own_account(caller: Principal, account: str) -> None:
     """404 for a tenant naming an account that is not one of its assets."""
     if not caller.owns_asset(account):
         raise not_found(f"account {account}")
+
+
+def _consumer_days(
+    caller: Principal, consumer: str, first: dt.date, last: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """The days asked for of a consumer the caller may read (404 for a tenant's foreign one)."""
+    _own_account(caller, consumer)
+    return _period(first, last, MAX_READ_DAYS)
 
 
 def _visible_bundles(ledger: Ledger, caller: Principal, ids: Sequence[int]) -> list[BundleView]:
@@ -318,10 +331,23 @@ def _park_reader(caller: Principal) -> None:
         raise ApiError(403, "park-wide ledger views are for park roles; ask an operator")
 
 
-def _writer(caller: Principal, what: str) -> None:
-    """Tenants and operators write (each within its rules); auditors never."""
+def _tenant_write(
+    platform: Platform,
+    caller: Principal,
+    what: str,
+    accounts: Sequence[str],
+    bundle_ids: Sequence[int],
+) -> Ledger:
+    """The ledger, once ``caller`` may ``what``: operators any accounts and bundles, a tenant
+    only its own accounts and the bundles it may see; auditors never (403)."""
     if not (caller.can_operate or caller.role == "tenant"):
         raise ApiError(403, f"role {caller.role} cannot {what}; ask an operator")
+    ledger = platform.ledger()
+    if not caller.sees_all:
+        for account in accounts:
+            _own_account(caller, account)
+        _visible_bundles(ledger, caller, bundle_ids)
+    return ledger
 
 
 def _head(ledger: Ledger) -> ChainHeadOut:
@@ -369,8 +395,7 @@ def consumer_claims(
     last: ToQuery = None,
 ) -> ClaimsOut:
     """Bundles claimed for the consumer's consumption hours in the local days asked for."""
-    _own_account(caller, consumer)
-    d1, d2 = _period(first, last, MAX_READ_DAYS)
+    d1, d2 = _consumer_days(caller, consumer, first, last)
     claims = platform.ledger().claims_for(consumer, *_window(d1, d2))
     return ClaimsOut.model_validate(
         {
@@ -395,8 +420,7 @@ def consumer_claims(
 def _evidence(
     platform: Platform, caller: Principal, consumer: str, first: dt.date, last: dt.date | None
 ) -> EvidencePack:
-    _own_account(caller, consumer)
-    d1, d2 = _period(first, last, MAX_READ_DAYS)
+    d1, d2 = _consumer_days(caller, consumer, first, last)
     contracts = {c.generator: c.cap_mw for c in platform.park.contracts if c.consumer == consumer}
     return evidence_pack(platform.ledger(), consumer, d1, d2, direct_cap_mw=contracts)
 
@@ -468,8 +492,7 @@ def issue(body: PeriodIn, platform: PlatformDep, _: Operator) -> IssueOut:
     local days from the meters store, and issues every metered device-hour not issued before."""
     from suandian.meters.certify import issue_metered, record_metering, register_park
 
-    d1, d2 = _period(body.from_day, body.to_day, MAX_ISSUE_DAYS)
-    start, end = _window(d1, d2)
+    start, end = _operation_window(body)
     ledger = platform.ledger()
     register_park(ledger, platform.park)
     with platform.readings() as store:
@@ -501,12 +524,9 @@ def split(body: SplitIn, platform: PlatformDep, _: Operator) -> Done:
 @router.post("/cancel", summary="Cancel active bundles for a consumer's consumption hour")
 def cancel(body: CancelIn, platform: PlatformDep, caller: Caller) -> Done:
     """A tenant cancels bundles its own account holds, for itself."""
-    _writer(caller, "cancel certificates")
-    ledger = platform.ledger()
-    if not caller.sees_all:
-        _own_account(caller, body.account)
-        _own_account(caller, body.beneficiary)
-        _visible_bundles(ledger, caller, body.bundle_ids)
+    ledger = _tenant_write(
+        platform, caller, "cancel certificates", [body.account, body.beneficiary], body.bundle_ids
+    )
     start = body.hour_start.astimezone(dt.UTC)
     ledger.cancel(
         bundle_ids=body.bundle_ids,
@@ -521,11 +541,9 @@ def cancel(body: CancelIn, platform: PlatformDep, caller: Caller) -> Done:
 @router.post("/claim", summary="Claim cancelled bundles against metered consumption")
 def claim(body: ClaimIn, platform: PlatformDep, caller: Caller) -> Done:
     """A tenant claims bundles cancelled for its own consumer account."""
-    _writer(caller, "claim certificates")
-    ledger = platform.ledger()
-    if not caller.sees_all:
-        _own_account(caller, body.beneficiary)
-        _visible_bundles(ledger, caller, body.bundle_ids)
+    ledger = _tenant_write(
+        platform, caller, "claim certificates", [body.beneficiary], body.bundle_ids
+    )
     ledger.claim(bundle_ids=body.bundle_ids, beneficiary=body.beneficiary)
     return Done(bundle_ids=body.bundle_ids, chain_head=_head(ledger))
 
@@ -536,8 +554,7 @@ def claim_hourly(body: PeriodIn, platform: PlatformDep, _: Operator) -> HourlyCl
     from suandian.meters.certify import claim_hourly as allocate_and_claim
     from suandian.meters.certify import hourly_charge_wh
 
-    d1, d2 = _period(body.from_day, body.to_day, MAX_ISSUE_DAYS)
-    start, end = _window(d1, d2)
+    start, end = _operation_window(body)
     ledger = platform.ledger()
     with platform.readings() as store:
         charge = hourly_charge_wh(store, platform.park, start, end)
