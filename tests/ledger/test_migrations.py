@@ -13,6 +13,7 @@ from suandian.core.errors import InputError
 from suandian.ledger.tables import Base
 from suandian.settings import Settings
 from suandian.store.jobs import JobsBase
+from suandian.store.openadr import OpenadrBase
 from suandian.store.platform import PlatformBase
 from suandian.store.sql import MIGRATIONS_DIR, database_url, engine_for, migrate, normalise_url
 
@@ -25,7 +26,7 @@ def test_migrated_schema_matches_the_models(make_engine: EngineFactory) -> None:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         # Every table of the store: the ledger's, the job queue's and the platform's.
-        metadata = [Base.metadata, JobsBase.metadata, PlatformBase.metadata]
+        metadata = [Base.metadata, JobsBase.metadata, PlatformBase.metadata, OpenadrBase.metadata]
         diffs = compare_metadata(ctx, metadata)  # type: ignore[arg-type]
         assert diffs == []
         assert "alembic_version" in inspect(conn).get_table_names()

@@ -18,6 +18,7 @@ from suandian.compute.jobs import Job
 from suandian.core.errors import InputError, NotFound
 from suandian.ledger.tables import Base
 from suandian.store.jobs import Assignment, JobQueue, JobsBase
+from suandian.store.openadr import OpenadrBase
 from suandian.store.platform import PlatformBase
 from suandian.store.sql import engine_for, migrate
 
@@ -63,7 +64,7 @@ def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobQueue]:
 def test_migrated_schema_matches_the_model(queue: JobQueue) -> None:
     with queue._engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        metadata = [Base.metadata, JobsBase.metadata, PlatformBase.metadata]
+        metadata = [Base.metadata, JobsBase.metadata, PlatformBase.metadata, OpenadrBase.metadata]
         diffs = compare_metadata(ctx, metadata)  # type: ignore[arg-type]
         assert diffs == []
 

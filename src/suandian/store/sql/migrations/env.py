@@ -9,6 +9,7 @@ from alembic import context
 
 from suandian.ledger.tables import Base
 from suandian.store.jobs import JobsBase
+from suandian.store.openadr import OpenadrBase
 from suandian.store.platform import PlatformBase
 
 config = context.config
@@ -21,7 +22,12 @@ if engine is None:
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=[Base.metadata, JobsBase.metadata, PlatformBase.metadata],
+        target_metadata=[
+            Base.metadata,
+            JobsBase.metadata,
+            PlatformBase.metadata,
+            OpenadrBase.metadata,
+        ],
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
