@@ -47,6 +47,7 @@ __all__ = [
     "TOKEN_TTL_S",
     "ClientRole",
     "IssuedClient",
+    "NameTaken",
     "ObjectType",
     "OpenadrBase",
     "OpenadrClient",
@@ -67,6 +68,10 @@ _ID_PREFIX: Final[dict[str, str]] = {
     "REPORT": "report",
     "VEN": "ven",
 }
+
+
+class NameTaken(InputError):
+    """A programName or venName another object of the type has already."""
 
 
 class OpenadrBase(DeclarativeBase):
@@ -285,7 +290,7 @@ class OpenadrStore:
             query = query.where(ObjectRow.object_id != object_id)
         if conn.execute(query).first() is not None:
             field = "programName" if object_type == "PROGRAM" else "venName"
-            raise InputError(f"{field}: {name!r} is taken by another {object_type.lower()}")
+            raise NameTaken(f"{field}: {name!r} is taken by another {object_type.lower()}")
 
     def get(self, object_type: ObjectType, object_id: str) -> StoredObject:
         """The object, or :class:`NotFound`."""

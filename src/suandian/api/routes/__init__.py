@@ -13,6 +13,7 @@ from suandian.api.routes import (
     ingest,
     jobs,
     meters,
+    openadr,
     reports,
     scenario,
     system,
@@ -32,4 +33,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
     carbon_aware.router,
     dashboard.router,
+    openadr.router,
 )
