@@ -20,8 +20,9 @@ period of local days: it simulates the scenario over the period, builds each sit
 planner), ``greedy`` (capacity-aware, lowest modelled intensity) or ``arrival`` (start at release
 on the first allowed site) under the capacity that running jobs, and planned jobs it does not
 move, leave; checks the plan with :func:`suandian.compute.validate.check_plan` and that capacity
-per interval, and writes every planned site and start in one transaction; a job that cannot be
-placed stays (or goes back to) ``queued`` and its reason is printed.
+per interval (:func:`suandian.sim.job_planning.plan_queue`, which ``POST /v1/jobs/plan`` uses
+too), and writes every planned site and start in one transaction; a job that cannot be placed
+stays (or goes back to) ``queued`` and its reason is printed.
 
 ``suandian jobs emit`` and ``suandian jobs run`` are in :mod:`suandian.cli_jobs.launch`.
 """

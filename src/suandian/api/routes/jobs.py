@@ -12,7 +12,8 @@ Who may do what:
   cancel every job and plan the queue;
 - auditors read every job and change nothing (403).
 
-``POST /v1/jobs/plan`` does what ``suandian jobs plan`` does: it simulates the served scenario
+``POST /v1/jobs/plan`` does what ``suandian jobs plan`` does, with the same function
+(:func:`suandian.sim.job_planning.plan_queue`): it simulates the served scenario
 over a period of at most :data:`MAX_PLAN_DAYS` local days, builds each site's signals, places the
 queued and planned jobs whose windows lie in the period (``planner``, ``greedy`` or
 ``arrival``) under the capacity that running jobs and planned jobs it does not move leave,
