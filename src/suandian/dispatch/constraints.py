@@ -132,6 +132,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RECIPE",
     "AssembledLp",
+    "Define",
     "LinearProblem",
     "ObjectiveCoefficients",
     "define_battery_constraints",

@@ -34,7 +34,7 @@ from suandian.core.cstdio import c_stdout_silenced
 from suandian.core.errors import InputError
 from suandian.core.times import require_utc
 from suandian.core.units import KW_PER_MW
-from suandian.dispatch.constraints import RECIPE, AssembledLp, LinearProblem
+from suandian.dispatch.constraints import RECIPE, AssembledLp, Define, LinearProblem
 from suandian.dispatch.flex_plan import FlexPlan
 
 __all__ = [
@@ -501,6 +501,8 @@ class DispatchProblem:
     lp: AssembledLp
     highs: highspy.Highs = field(repr=False)
     elastic: bool = False
+    extra: tuple[Define, ...] = ()
+    """Blocks defined after the recipe (see :func:`build_problem`)."""
 
     def values(self, name: str, col_value: FloatArray) -> FloatArray:
         """Values of the variable block or expression ``name`` (e.g. ``"battery-soe"``,
@@ -542,17 +544,23 @@ class DispatchProblem:
         )
 
 
-def _assemble(inputs: DispatchInputs, objective: Objective, *, elastic: bool) -> AssembledLp:
+def _assemble(
+    inputs: DispatchInputs, objective: Objective, *, elastic: bool, extra: Sequence[Define] = ()
+) -> AssembledLp:
     if objective not in OBJECTIVES:
         raise InputError(f"objective: {objective!r}; choose one of {', '.join(OBJECTIVES)}")
     lp = LinearProblem(objective, elastic=elastic)
-    for define in RECIPE:
+    for define in (*RECIPE, *extra):
         define(lp, inputs)
     return lp.assemble()
 
 
 def build_problem(
-    inputs: DispatchInputs, objective: Objective = "cost", *, elastic: bool = False
+    inputs: DispatchInputs,
+    objective: Objective = "cost",
+    *,
+    elastic: bool = False,
+    extra: Sequence[Define] = (),
 ) -> DispatchProblem:
     """Build the dispatch LP for ``inputs`` and load it into a fresh HiGHS object.
 
@@ -569,11 +577,17 @@ def build_problem(
         Add penalised shortfall columns (unserved load, flexible energy, end state, green
         target) so that the LP is feasible for any data; :func:`~suandian.dispatch.diagnose`
         uses it to find what cannot be met.
+    extra : sequence of ``define(lp, inputs)`` functions
+        Further blocks of columns, rows and costs, defined after the recipe, for analyses
+        built on the dispatch LP (e.g. the flexibility envelopes of :mod:`suandian.vpp.envelope`).
+        Their columns come after the recipe's, so ``problem.values`` reads them by name.
     """
-    lp = _assemble(inputs, objective, elastic=elastic)
+    lp = _assemble(inputs, objective, elastic=elastic, extra=extra)
     h = _new_highs()
     _pass_model(h, lp)
-    return DispatchProblem(inputs=inputs, objective=objective, lp=lp, highs=h, elastic=elastic)
+    return DispatchProblem(
+        inputs=inputs, objective=objective, lp=lp, highs=h, elastic=elastic, extra=tuple(extra)
+    )
 
 
 def update_problem(problem: DispatchProblem, inputs: DispatchInputs) -> None:
@@ -584,7 +598,7 @@ def update_problem(problem: DispatchProblem, inputs: DispatchInputs) -> None:
     steps, generators, batteries or flexible loads, windows or groups of flexible loads, interval
     length, efficiencies, green-target periods); build a new problem for those.
     """
-    lp = _assemble(inputs, problem.objective, elastic=problem.elastic)
+    lp = _assemble(inputs, problem.objective, elastic=problem.elastic, extra=problem.extra)
     if not lp.same_structure(problem.lp):
         raise InputError(
             "update_problem: the new inputs change the LP's structure (steps, units, flexible "
