@@ -1,0 +1,420 @@
+"""Flexibility envelopes: how far the park can lower or raise its draw over a window, exactly.
+
+A demand-response event asks for Δ MW less (削峰, ``reduce``) or more (填谷, ``increase``) draw
+in every interval of a window ``[first_step, end_step)``. What the park can offer depends on
+everything around the window: a battery can only discharge what it holds (or can charge before
+the window and must recharge after it to meet its end state), a deferrable load can only move
+energy to intervals of its own window, shared caps and the grid tie limit both. The dispatch
+LP already knows all of that, so the envelope is the dispatch LP with one more column and a few
+more rows (added through ``build_problem(..., extra=…)``):
+
+- ``envelope-delta``: Δ ≥ 0 [MW], maximised;
+- ``envelope-resource`` (R, T): s·q_r[t] + Δ ≤ s·q̄_r[t], one resource r alone, where q is its
+  consumption (battery: charge − discharge; flexible load: its power), q̄ that of the plan,
+  and s = +1 to reduce, −1 to increase;
+- ``envelope-set`` (T,): the same for the sum over the chosen resources (the portfolio);
+- ``envelope-exchange`` (T,): the same for the park's net grid exchange, import − export =
+  load + Σ flex + Σ charge − Σ discharge − Σ generation, so that the shift reaches the meter
+  and other resources do not undo it;
+- ``envelope-generation`` (G, T): generation ≥ the plan's, i.e. no more curtailment than
+  planned: curtailing green power must never count as filling the valley.
+
+The rows exist for every interval and stay free (−∞ … ∞) except inside the window and for the
+question asked, so one LP answers every resource, the portfolio and every window of a profile
+by changing row bounds, each solve starting warm from the previous basis. Everything outside
+and inside the window is re-planned as the LP allows: stored energy within its bounds and its
+end state, every flexible load's energy inside its own window (deadlines kept), group caps,
+import and export limits.
+
+**Why a Δ column and not bisection.** The largest Δ is the optimum of one LP (maximise Δ
+subject to the rows above), so one solve gives it to the solver's tolerance; bisection on
+feasibility would need ~20 solves for the same precision. The replay is a second solve: Δ is
+held at its maximum (less 10⁻⁹ relative) and the plan's own objective is restored, so the replay
+is the cheapest plan that delivers the envelope.
+
+**Where the LP is not exact.** An LP cannot forbid one battery from charging and discharging in
+the same interval; doing both destroys (1 − η) of the energy, which could let a full battery
+"absorb" power when asked to increase. The dispatch nets such flows after solving
+(:func:`~suandian.dispatch.solve.net_simultaneous`); the envelope then reports what the netted
+replay delivers in every interval (a lower bound of the true maximum, the LP's Δ an upper one)
+and says so in ``notes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from suandian.core.errors import InfeasiblePlan, InputError
+from suandian.dispatch import DispatchInputs, DispatchProblem, DispatchResult, build_problem, solve
+from suandian.dispatch.constraints import LinearProblem
+from suandian.vpp.settlement import Direction
+
+__all__ = ["Envelope", "envelope_profile", "flexibility_envelope", "replay_envelope"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+ROW_SLACK_MW = 1e-7
+"""Slack on the plan's own values in the window rows, so that the plan (netted, rounded) is
+always feasible at Δ = 0; of the order of HiGHS's primal tolerance, and taken off the Δ
+reported. [MW]"""
+HOLD_REL = 1e-9
+"""The replay holds Δ at its maximum less this share (and less this many MW)."""
+DELIVERED_TOL_MW = 1e-6
+"""A replay that falls short of Δ by more than this in some interval is reported. [MW]"""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The flexibility a park can offer over one window, and the plan that delivers it."""
+
+    direction: Direction
+    first_step: int
+    end_step: int
+    """Exclusive."""
+    duration_h: float
+    """How long Δ is held: the window's length. [h]"""
+    resources: tuple[str, ...]
+    """Names of the batteries and flexible loads offered."""
+    resource_mw: Mapping[str, float]
+    """Δ each resource can hold alone in every interval of the window (the rest of the park
+    re-plans around it, and the grid exchange moves by at least as much). [MW]"""
+    portfolio_mw: float
+    """Δ the chosen resources can hold together in every interval of the window. [MW]"""
+    replay: DispatchResult
+    """The re-planned dispatch that delivers ``portfolio_mw``."""
+    delivered_mw: FloatArray
+    """(end_step − first_step,) shift the replay delivers in each interval of the window, the
+    least of the resources' and the grid exchange's (≥ ``portfolio_mw``). [MW]"""
+    notes: tuple[str, ...] = ()
+
+
+def _check_window(inputs: DispatchInputs, first_step: int, end_step: int) -> None:
+    n_t = inputs.n_steps
+    if not 0 <= first_step < end_step <= n_t:
+        raise InputError(
+            f"window [{first_step}, {end_step}): need 0 ≤ first_step < end_step ≤ {n_t} "
+            "(the plan's number of intervals)"
+        )
+
+
+def _check_direction(direction: str) -> float:
+    if direction not in ("reduce", "increase"):
+        raise InputError(f"direction: {direction!r}; use reduce or increase")
+    return 1.0 if direction == "reduce" else -1.0
+
+
+def _resolve_resources(inputs: DispatchInputs, resources: Sequence[str] | None) -> tuple[str, ...]:
+    known = [b.name for b in inputs.batteries] + [f.name for f in inputs.flexible_loads]
+    if resources is None:
+        return tuple(known)
+    chosen = tuple(dict.fromkeys(resources))
+    if not chosen:
+        raise InputError("resources: empty; name at least one battery or flexible load")
+    unknown = [r for r in chosen if r not in known]
+    if unknown:
+        raise InputError(
+            f"resources: {', '.join(map(repr, unknown))} is not a battery or flexible load of "
+            f"the inputs (known: {', '.join(known) or 'none'})"
+        )
+    return chosen
+
+
+def _check_plan(inputs: DispatchInputs, plan: DispatchResult) -> None:
+    n_t = inputs.n_steps
+    shapes = (
+        plan.grid_import_mw.shape == (n_t,),
+        plan.battery_charge_mw.shape == (len(inputs.batteries), n_t),
+        plan.generator_p_mw.shape == (len(inputs.generators), n_t),
+        plan.flex.starts.shape == (len(inputs.flexible_loads),),
+    )
+    if not all(shapes):
+        raise InputError("plan: its shape does not match the inputs; give the plan made for them")
+
+
+class _EnvelopeLp:
+    """The dispatch LP with the envelope's column and rows, switched on per question."""
+
+    def __init__(
+        self,
+        inputs: DispatchInputs,
+        plan: DispatchResult,
+        *,
+        direction: Direction,
+        resources: tuple[str, ...],
+    ) -> None:
+        _check_plan(inputs, plan)
+        if not resources:
+            raise InputError(
+                "the inputs have no battery or flexible load: there is nothing to offer"
+            )
+        self.inputs = inputs
+        self.sign = _check_direction(direction)
+        self.resources = resources
+        n_t = inputs.n_steps
+        b_names = [b.name for b in inputs.batteries]
+        f_names = [f.name for f in inputs.flexible_loads]
+        battery_q = plan.battery_charge_mw - plan.battery_discharge_mw
+        flex_q = plan.flex.dense(n_t)
+        self.resource_q = np.vstack(
+            [
+                battery_q[b_names.index(r)] if r in b_names else flex_q[f_names.index(r)]
+                for r in resources
+            ]
+        ).reshape(len(resources), n_t)
+        self.exchange = plan.grid_import_mw - plan.grid_export_mw - inputs.load_mw
+        self.generation = plan.generator_p_mw
+        self._b_index = [b_names.index(r) for r in resources if r in b_names]
+        self._f_index = [f_names.index(r) for r in resources if r in f_names]
+        self.problem: DispatchProblem = build_problem(inputs, plan.objective, extra=(self._define,))
+        lp = self.problem.lp
+        self.delta_col = int(lp.variables["envelope-delta"][0])
+        names = ("envelope-resource", "envelope-set", "envelope-exchange", "envelope-generation")
+        self.rows = {name: lp.constraints[name] for name in names}
+        self.all_rows = np.concatenate([r.reshape(-1) for r in self.rows.values()]).astype(np.int32)
+        self.cost = lp.col_cost.copy()
+        self.stage = "replay"
+
+    def _define(self, lp: LinearProblem, inputs: DispatchInputs) -> None:
+        """``envelope-delta`` and the four row blocks of the module docstring, all free."""
+        v = lp.variables
+        s, n_t = self.sign, inputs.n_steps
+        delta = lp.add_variables("envelope-delta", np.zeros(1), np.inf)
+        charge, discharge, flex = v["battery-charge"], v["battery-discharge"], v["flex-p"]
+        n_r = len(self.resources)
+        per = lp.add_constraints("envelope-resource", np.full((n_r, n_t), -np.inf), np.inf)
+        both = lp.add_constraints("envelope-set", np.full(n_t, -np.inf), np.inf)
+        exchange = lp.add_constraints("envelope-exchange", np.full(n_t, -np.inf), np.inf)
+        n_g = len(inputs.generators)
+        lp.add_constraints("envelope-generation", np.full((n_g, n_t), -np.inf), np.inf)
+        lp.add_terms(lp.constraints["envelope-generation"], v["generator-p"], 1.0)
+        b_names = [b.name for b in inputs.batteries]
+        f_names = [f.name for f in inputs.flexible_loads]
+        for i, name in enumerate(self.resources):
+            if name in b_names:
+                b = b_names.index(name)
+                terms = [(charge[b], s), (discharge[b], -s)]
+            else:
+                terms = [(flex[f_names.index(name)], s)]
+            for cols, coeff in terms:
+                lp.add_terms(per[i], cols, coeff)
+                lp.add_terms(both, cols, coeff)
+        for cols_block, coeff in (
+            (flex, s),
+            (charge, s),
+            (discharge, -s),
+            (v["generator-p"], -s),
+        ):
+            lp.add_terms(exchange[np.newaxis, :], cols_block, coeff)
+        for rows in (per, both, exchange):
+            lp.add_terms(rows, delta[0], 1.0)
+
+    # --- questions --------------------------------------------------------------------------
+
+    def _activate(self, first_step: int, end_step: int, which: int | None) -> None:
+        """Switch on the window's rows for resource ``which`` (index), or the set (``None``)."""
+        s, n_t = self.sign, self.inputs.n_steps
+        window = np.zeros(n_t, dtype=bool)
+        window[first_step:end_step] = True
+        n_r = len(self.resources)
+        lower: dict[str, FloatArray] = {}
+        upper: dict[str, FloatArray] = {}
+        upper["envelope-resource"] = np.full((n_r, n_t), np.inf)
+        if which is not None:
+            upper["envelope-resource"][which] = np.where(
+                window, s * self.resource_q[which] + ROW_SLACK_MW, np.inf
+            )
+        set_q = self.resource_q.sum(axis=0)
+        upper["envelope-set"] = (
+            np.where(window, s * set_q + ROW_SLACK_MW, np.inf)
+            if which is None
+            else np.full(n_t, np.inf)
+        )
+        upper["envelope-exchange"] = np.where(window, s * self.exchange + ROW_SLACK_MW, np.inf)
+        upper["envelope-generation"] = np.full(self.generation.shape, np.inf)
+        lower["envelope-generation"] = np.where(
+            window, self.generation - ROW_SLACK_MW, -np.inf
+        ).reshape(self.generation.shape)
+        lo = np.concatenate(
+            [
+                lower.get(name, np.full(rows.shape, -np.inf)).reshape(-1)
+                for name, rows in self.rows.items()
+            ]
+        )
+        hi = np.concatenate([upper[name].reshape(-1) for name in self.rows])
+        inf = 1e30  # HiGHS's infinity
+        self.problem.highs.changeRowsBounds(  # type: ignore[attr-defined]
+            self.all_rows.size, self.all_rows, np.clip(lo, -inf, inf), np.clip(hi, -inf, inf)
+        )
+
+    def _set_stage(self, stage: str) -> None:
+        if stage == self.stage:
+            return
+        h = self.problem.highs
+        n = self.cost.size
+        cols = np.arange(n, dtype=np.int32)
+        if stage == "max":
+            cost = np.zeros(n)
+            cost[self.delta_col] = -1.0
+        else:
+            cost = self.cost
+        h.changeColsCost(n, cols, cost)
+        self.stage = stage
+
+    def max_delta(self, first_step: int, end_step: int, which: int | None) -> float:
+        """The largest Δ for resource ``which`` (or the set) over the window. [MW]"""
+        self._activate(first_step, end_step, which)
+        self._set_stage("max")
+        self.problem.highs.changeColBounds(self.delta_col, 0.0, 1e30)
+        outcome = self.problem.run()
+        if not outcome.optimal or outcome.col_value is None:
+            raise InfeasiblePlan(
+                f"flexibility envelope over [{first_step}, {end_step}): the LP answered "
+                f"{outcome.status!r} even at Δ = 0; the plan does not satisfy the inputs' "
+                "requirements (give an LP plan made for these inputs)"
+            )
+        return max(float(outcome.col_value[self.delta_col]) - ROW_SLACK_MW, 0.0)
+
+    def replay(self, first_step: int, end_step: int, delta_mw: float) -> DispatchResult:
+        """The cheapest plan holding Δ ≥ ``delta_mw`` for the set over the window."""
+        self._activate(first_step, end_step, None)
+        self._set_stage("replay")
+        self.problem.highs.changeColBounds(self.delta_col, delta_mw, 1e30)
+        outcome = self.problem.run()
+        if not outcome.optimal:
+            raise InfeasiblePlan(
+                f"flexibility envelope: the resources cannot hold Δ = {delta_mw:.6g} MW in every "
+                f"interval of [{first_step}, {end_step}) (LP status {outcome.status!r})"
+            )
+        return solve(self.problem)  # from the optimal basis: no further iterations
+
+    def delivered(self, result: DispatchResult, first_step: int, end_step: int) -> FloatArray:
+        """(window,) shift ``result`` delivers: the least of the set's and the exchange's. [MW]"""
+        s, n_t = self.sign, self.inputs.n_steps
+        sl = slice(first_step, end_step)
+        b = self._b_index
+        q = (result.battery_charge_mw[b] - result.battery_discharge_mw[b]).sum(axis=0)
+        q = q + result.flex.dense(n_t)[self._f_index].sum(axis=0)
+        by_set = s * (self.resource_q.sum(axis=0) - q)[sl]
+        exchange = result.grid_import_mw - result.grid_export_mw - self.inputs.load_mw
+        extra_curtailment = np.maximum(self.generation - result.generator_p_mw, 0.0).sum(axis=0)
+        by_grid = s * (self.exchange - exchange)[sl] - extra_curtailment[sl]
+        return np.asarray(np.minimum(by_set, by_grid), dtype=np.float64)
+
+
+def flexibility_envelope(
+    inputs: DispatchInputs,
+    plan: DispatchResult,
+    *,
+    first_step: int,
+    end_step: int,
+    direction: Direction,
+    resources: Sequence[str] | None = None,
+) -> Envelope:
+    """The largest Δ the park can lower or raise its draw by in every interval of a window.
+
+    Parameters
+    ----------
+    inputs : DispatchInputs
+        What ``plan`` was made for.
+    plan : DispatchResult
+        The plan Δ is measured against (an LP plan of ``inputs``; its objective is the replay's).
+    first_step, end_step : int
+        The window ``[first_step, end_step)`` in intervals of ``inputs``.
+    direction : {"reduce", "increase"}
+        削峰 (lower consumption) or 填谷 (raise it).
+    resources : sequence of str, optional
+        Names of the batteries and flexible loads offered; all of them by default.
+
+    Returns
+    -------
+    Envelope
+        Δ per resource and for the portfolio [MW], the window's length [h], and the replay: the
+        re-planned dispatch delivering the portfolio's Δ.
+
+    Raises
+    ------
+    InputError
+        A window outside the plan, an unknown direction or resource, a plan of other inputs.
+    InfeasiblePlan
+        The plan itself does not satisfy the inputs (e.g. a rule-based plan with unserved load).
+    """
+    _check_window(inputs, first_step, end_step)
+    chosen = _resolve_resources(inputs, resources)
+    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen)
+    per = {name: env.max_delta(first_step, end_step, i) for i, name in enumerate(chosen)}
+    portfolio = env.max_delta(first_step, end_step, None)
+    held = max(portfolio * (1.0 - HOLD_REL) - HOLD_REL, 0.0)
+    replay = env.replay(first_step, end_step, held)
+    delivered = env.delivered(replay, first_step, end_step)
+    notes: list[str] = []
+    least = float(delivered.min())
+    if least < portfolio - DELIVERED_TOL_MW:
+        notes.append(
+            f"the LP reached Δ = {portfolio:.6g} MW only by charging and discharging a battery "
+            f"at once; the netted replay delivers {least:.6g} MW, reported instead"
+        )
+        portfolio = max(least, 0.0)
+    return Envelope(
+        direction=direction,
+        first_step=first_step,
+        end_step=end_step,
+        duration_h=(end_step - first_step) * inputs.interval_h,
+        resources=chosen,
+        resource_mw=per,
+        portfolio_mw=portfolio,
+        replay=replay,
+        delivered_mw=delivered,
+        notes=tuple(notes),
+    )
+
+
+def replay_envelope(
+    inputs: DispatchInputs,
+    plan: DispatchResult,
+    *,
+    first_step: int,
+    end_step: int,
+    direction: Direction,
+    delta_mw: float,
+    resources: Sequence[str] | None = None,
+) -> DispatchResult:
+    """The cheapest re-plan in which ``resources`` shift by ``delta_mw`` throughout the window.
+
+    Raises :class:`InfeasiblePlan` when no plan can hold that Δ (it exceeds the envelope).
+    """
+    _check_window(inputs, first_step, end_step)
+    if not np.isfinite(delta_mw) or delta_mw < 0:
+        raise InputError(f"delta_mw: {delta_mw} must be a number of MW ≥ 0")
+    chosen = _resolve_resources(inputs, resources)
+    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen)
+    return env.replay(first_step, end_step, float(delta_mw))
+
+
+def envelope_profile(
+    inputs: DispatchInputs,
+    plan: DispatchResult,
+    *,
+    direction: Direction,
+    duration_steps: int,
+    resources: Sequence[str] | None = None,
+) -> FloatArray:
+    """(T,) portfolio Δ holdable over ``[t, t + duration_steps)`` for each start ``t``. [MW]
+
+    What a grid operator is shown: for each interval, how much the park can shift if the event
+    starts then and lasts ``duration_steps`` intervals. Starts whose window would run past the
+    plan are NaN. One LP, re-solved warm per start (rows switched by their bounds).
+    """
+    n_t = inputs.n_steps
+    if not 1 <= duration_steps <= n_t:
+        raise InputError(f"duration_steps: {duration_steps}; need 1 … {n_t} (the plan's length)")
+    chosen = _resolve_resources(inputs, resources)
+    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen)
+    out = np.full(n_t, np.nan)
+    for t in range(n_t - duration_steps + 1):
+        out[t] = env.max_delta(t, t + duration_steps, None)
+    return out
