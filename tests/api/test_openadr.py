@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from suandian.api.routes import openadr
 from suandian.api.routes.openadr import duration_seconds
-from suandian.api.ven_client import VenClient
+from suandian.api.ven_client import VenClient, VtnError
 from suandian.core.errors import NotFound
 from suandian.store.openadr import AccessTokenRow, ClientRow, ObjectRow, OpenadrStore
 from suandian.store.platform import hash_token
@@ -408,3 +408,30 @@ def test_the_ven_client_polls_and_reports(vtn: Vtn) -> None:
     with pytest.raises(NotFound):
         other.get_report(report["id"])
     assert ven.get_report(report["id"]) == report
+
+
+def test_the_ven_client_renews_its_token(vtn: Vtn) -> None:
+    now = [0.0]
+    ven = VenClient("/openadr3", "ven-a", vtn.secrets["ven-a"], http=vtn.c, clock=lambda: now[0])
+    first = ven.token()
+    now[0] = 800.0  # still 100 s to go: kept
+    assert ven.token() == first
+    now[0] = 880.0  # within 30 s of the 900 s lifetime: renewed
+    second = ven.token()
+    assert second != first
+    assert ven.programs()[0]["id"] == vtn.program["id"]
+    with pytest.raises(VtnError, match="unknown client_id or wrong client_secret"):
+        VenClient("/openadr3", "ven-a", "wrong", http=vtn.c).programs()
+
+
+def test_platform_tokens_and_clients_are_separate(vtn: Vtn) -> None:
+    for who in ("dc", "silicon", "operator", "auditor"):
+        r = vtn.c.get("/openadr3/events", headers=vtn.world.as_(who))
+        assert r.status_code == 401, who
+    assert vtn.c.get("/v1/me", headers=vtn.h["bl"]).status_code == 401
+    r = vtn.c.post(
+        "/v1/admin/openadr-clients",
+        json={"client_id": "ven-a", "role": "ven"},
+        headers=vtn.world.as_("admin"),
+    )
+    assert r.status_code == 422 and "exists already" in r.json()["detail"]
