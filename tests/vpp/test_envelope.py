@@ -91,6 +91,32 @@ def test_battery_later_in_the_day_prepares_and_reaches_its_power(direction: str)
     check_invariants(inputs, env.replay)
 
 
+def test_a_full_battery_cannot_raise_its_draw_by_destroying_energy() -> None:
+    # Full at the start, η = 0.81: charging 10 MW while discharging 8.1 MW would keep it full
+    # and draw (1 − η)·10 = 1.9 MW, which the LP alone would offer; no battery can do that.
+    unit = BatteryUnit(
+        "bess", p_mw=10.0, e_mwh=10.0, round_trip_efficiency_pu=0.81, soc_initial_pu=1.0
+    )
+    inputs = DispatchInputs(
+        interval_h=1.0,
+        load_mw=np.full(4, 5.0),
+        grid=GridConnection(import_price_cny_per_kwh=0.5),
+        batteries=(unit,),
+    )
+    plan = dispatch(inputs)
+    env = flexibility_envelope(inputs, plan, first_step=0, end_step=2, direction="increase")
+    assert env.resource_mw["bess"] == pytest.approx(0.0, abs=TOL_MW)
+    assert env.portfolio_mw == pytest.approx(0.0, abs=TOL_MW)
+    assert env.notes == ()
+    # Window [1, 2): the plan idles; discharging 8.1 MW at t = 0 (10 MWh → 1 MWh at η_d = 0.9)
+    # makes room for 10 MW at t = 1 (+9 MWh at η_c = 0.9, back to full, the cyclic end):
+    # Δ = 10 MW, the power limit.
+    later = flexibility_envelope(inputs, plan, first_step=1, end_step=2, direction="increase")
+    assert later.portfolio_mw == pytest.approx(10.0, abs=TOL_MW)
+    assert (later.delivered_mw >= later.portfolio_mw - TOL_MW).all()
+    check_invariants(inputs, later.replay)
+
+
 def test_profile_of_the_battery() -> None:
     # 2 h windows [t, t + 2): from t = 0 only the stored 10 MWh (5 MW); from t = 1 one hour of
     # charging first (20 MWh for 2 h: 10 MW, the power limit); a window ending at t = 7 leaves

@@ -32,12 +32,20 @@ feasibility would need ~20 solves for the same precision. The replay is a second
 held at its maximum (less 10⁻⁹ relative) and the plan's own objective is restored, so the replay
 is the cheapest plan that delivers the envelope.
 
-**Where the LP is not exact.** An LP cannot forbid one battery from charging and discharging in
-the same interval; doing both destroys (1 − η) of the energy, which could let a full battery
-"absorb" power when asked to increase. The dispatch nets such flows after solving
-(:func:`~suandian.dispatch.solve.net_simultaneous`); the envelope then reports what the netted
-replay delivers in every interval (a lower bound of the true maximum, the LP's Δ an upper one)
-and says so in ``notes``.
+**One binary per battery and interval of the window, when raising consumption.** An LP cannot
+forbid one battery from charging and discharging in the same interval; doing both destroys
+(1 − η) of the energy, so a full battery could "absorb" (1 − η)·p MW when asked to raise its
+draw, which no real battery can (the dispatch nets such flows after solving,
+:func:`~suandian.dispatch.solve.net_simultaneous`, and the replay would then fall short). For
+``increase`` the envelope adds ``envelope-charging`` (B, T) binaries, active inside the window
+only: charge ≤ p·u and discharge ≤ p·(1 − u). That makes the questions small MIPs (B × window
+binaries) that HiGHS solves to a zero gap, but only when needed: each question is first solved
+as the LP (a relaxation), and only if its optimum charges and discharges a battery at once
+inside the window is it solved again with the binaries. Outside the window simultaneous flows
+are harmless: netting them keeps every stored energy and only turns the destroyed energy into
+less import, more export or curtailment there. Lowering consumption never gains from destroying
+energy, so ``reduce`` stays an LP. As a guard, the envelope reports what the netted replay
+delivers if that is less than the solver's Δ, and says so in ``notes``.
 """
 
 from __future__ import annotations
@@ -45,12 +53,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import numpy.typing as npt
 
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.dispatch import DispatchInputs, DispatchProblem, DispatchResult, build_problem, solve
 from suandian.dispatch.constraints import LinearProblem
+from suandian.dispatch.problem import SolveOutcome
 from suandian.vpp.settlement import Direction
 
 __all__ = ["Envelope", "envelope_profile", "flexibility_envelope", "replay_envelope"]
@@ -64,8 +74,13 @@ always feasible at Δ = 0; of the order of HiGHS's primal tolerance, and taken o
 reported. [MW]"""
 HOLD_REL = 1e-9
 """The replay holds Δ at its maximum less this share (and less this many MW)."""
+SIMULTANEOUS_TOL_MW = 1e-7
+"""Charge and discharge of one battery in one interval both above this count as simultaneous."""
 DELIVERED_TOL_MW = 1e-6
 """A replay that falls short of Δ by more than this in some interval is reported. [MW]"""
+MIP_OPTIONS: dict[str, float] = {"mip_rel_gap": 0.0, "mip_abs_gap": 1e-9}
+"""With the batteries' binaries (raising consumption), solve to the optimum, not to HiGHS's
+default 10⁻⁴ gap, so that Δ is exact to the solver's tolerances."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +188,11 @@ class _EnvelopeLp:
         self.problem: DispatchProblem = build_problem(inputs, plan.objective, extra=(self._define,))
         lp = self.problem.lp
         self.delta_col = int(lp.variables["envelope-delta"][0])
-        names = ("envelope-resource", "envelope-set", "envelope-exchange", "envelope-generation")
+        names = ["envelope-resource", "envelope-set", "envelope-exchange", "envelope-generation"]
+        if self.sign < 0:
+            names += ["envelope-mode-charge", "envelope-mode-discharge"]
+            for option, value in MIP_OPTIONS.items():
+                self.problem.highs.setOptionValue(option, value)
         self.rows = {name: lp.constraints[name] for name in names}
         self.all_rows = np.concatenate([r.reshape(-1) for r in self.rows.values()]).astype(np.int32)
         self.cost = lp.col_cost.copy()
@@ -212,6 +231,27 @@ class _EnvelopeLp:
             lp.add_terms(exchange[np.newaxis, :], cols_block, coeff)
         for rows in (per, both, exchange):
             lp.add_terms(rows, delta[0], 1.0)
+        if s < 0:
+            # Raising consumption: one binary per battery and interval says which way it runs
+            # (switched on inside the window only; see the module docstring).
+            n_b = len(inputs.batteries)
+            p = np.array([b.p_mw for b in inputs.batteries], dtype=np.float64).reshape(n_b, 1)
+            mode = lp.add_variables("envelope-charging", np.zeros((n_b, n_t)), 1.0)
+            free = np.full((n_b, n_t), np.inf)
+            on_c = lp.add_constraints("envelope-mode-charge", -free, free)
+            lp.add_terms(on_c, charge, 1.0)
+            lp.add_terms(on_c, mode, -p)
+            on_d = lp.add_constraints("envelope-mode-discharge", -free, free)
+            lp.add_terms(on_d, discharge, 1.0)
+            lp.add_terms(on_d, mode, p)
+
+    def can_move(self, which: int, first_step: int, end_step: int) -> bool:
+        """Whether resource ``which`` can shift at all in every interval of the window: a
+        flexible load draws nothing outside its own window, so it cannot lower or raise its
+        draw throughout an event window that it does not cover (Δ = 0 without a solve)."""
+        flex = {f.name: f for f in self.inputs.flexible_loads}
+        load = flex.get(self.resources[which])
+        return load is None or (load.release_step <= first_step and end_step <= load.deadline_step)
 
     # --- questions --------------------------------------------------------------------------
 
@@ -236,6 +276,11 @@ class _EnvelopeLp:
         )
         upper["envelope-exchange"] = np.where(window, s * self.exchange + ROW_SLACK_MW, np.inf)
         upper["envelope-generation"] = np.full(self.generation.shape, np.inf)
+        if "envelope-mode-charge" in self.rows:
+            p = np.array([b.p_mw for b in self.inputs.batteries]).reshape(-1, 1)
+            upper["envelope-mode-charge"] = np.where(window, 0.0, np.inf) + 0.0 * p
+            upper["envelope-mode-discharge"] = np.where(window, p, np.inf)
+        self.window = window
         lower["envelope-generation"] = np.where(
             window, self.generation - ROW_SLACK_MW, -np.inf
         ).reshape(self.generation.shape)
@@ -250,6 +295,40 @@ class _EnvelopeLp:
         self.problem.highs.changeRowsBounds(  # type: ignore[attr-defined]
             self.all_rows.size, self.all_rows, np.clip(lo, -inf, inf), np.clip(hi, -inf, inf)
         )
+
+    def _integrality(self, window: npt.NDArray[np.bool_] | None) -> None:
+        """Make the batteries' mode columns binary inside ``window`` (``None``: nowhere)."""
+        if self.sign > 0:
+            return
+        mode = self.problem.lp.variables["envelope-charging"]
+        on = np.zeros(self.inputs.n_steps, dtype=bool) if window is None else window
+        kind = np.where(
+            on, int(highspy.HighsVarType.kInteger), int(highspy.HighsVarType.kContinuous)
+        )
+        kinds = np.broadcast_to(kind, mode.shape).astype(np.uint8).reshape(-1)
+        self.problem.highs.changeColsIntegrality(
+            mode.size, mode.reshape(-1).astype(np.int32), kinds
+        )
+
+    def _run(self) -> SolveOutcome:
+        """Solve the LP; when raising consumption and its optimum charges and discharges a
+        battery at once inside the window, solve again with the window's binaries.
+
+        The LP is a relaxation of the MIP, so an LP optimum without simultaneous flows in the
+        window is the MIP's optimum too, and most questions need no branching.
+        """
+        self._integrality(None)
+        outcome = self.problem.run()
+        if self.sign > 0 or not self.inputs.batteries or outcome.col_value is None:
+            return outcome
+        x = outcome.col_value
+        both = np.minimum(
+            self.problem.values("battery-charge", x), self.problem.values("battery-discharge", x)
+        )
+        if not (both[:, self.window] > SIMULTANEOUS_TOL_MW).any():
+            return outcome
+        self._integrality(self.window)
+        return self.problem.run()
 
     def _set_stage(self, stage: str) -> None:
         if stage == self.stage:
@@ -270,7 +349,7 @@ class _EnvelopeLp:
         self._activate(first_step, end_step, which)
         self._set_stage("max")
         self.problem.highs.changeColBounds(self.delta_col, 0.0, 1e30)
-        outcome = self.problem.run()
+        outcome = self._run()
         if not outcome.optimal or outcome.col_value is None:
             raise InfeasiblePlan(
                 f"flexibility envelope over [{first_step}, {end_step}): the LP answered "
@@ -284,13 +363,13 @@ class _EnvelopeLp:
         self._activate(first_step, end_step, None)
         self._set_stage("replay")
         self.problem.highs.changeColBounds(self.delta_col, delta_mw, 1e30)
-        outcome = self.problem.run()
+        outcome = self._run()
         if not outcome.optimal:
             raise InfeasiblePlan(
                 f"flexibility envelope: the resources cannot hold Δ = {delta_mw:.6g} MW in every "
                 f"interval of [{first_step}, {end_step}) (LP status {outcome.status!r})"
             )
-        return solve(self.problem)  # from the optimal basis: no further iterations
+        return solve(self.problem)  # the same model again: no further iterations
 
     def delivered(self, result: DispatchResult, first_step: int, end_step: int) -> FloatArray:
         """(window,) shift ``result`` delivers: the least of the set's and the exchange's. [MW]"""
@@ -346,7 +425,12 @@ def flexibility_envelope(
     _check_window(inputs, first_step, end_step)
     chosen = _resolve_resources(inputs, resources)
     env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen)
-    per = {name: env.max_delta(first_step, end_step, i) for i, name in enumerate(chosen)}
+    per = {
+        name: env.max_delta(first_step, end_step, i)
+        if env.can_move(i, first_step, end_step)
+        else 0.0
+        for i, name in enumerate(chosen)
+    }
     portfolio = env.max_delta(first_step, end_step, None)
     held = max(portfolio * (1.0 - HOLD_REL) - HOLD_REL, 0.0)
     replay = env.replay(first_step, end_step, held)
