@@ -435,3 +435,11 @@ def test_platform_tokens_and_clients_are_separate(vtn: Vtn) -> None:
         headers=vtn.world.as_("admin"),
     )
     assert r.status_code == 422 and "exists already" in r.json()["detail"]
+
+
+def test_shape_errors_name_the_field_in_the_specs_notation(vtn: Vtn) -> None:
+    body = event_body(vtn.program["id"])
+    body["intervals"][1]["payloads"][0]["values"] = [{"x": 1}]
+    r = vtn.c.post("/openadr3/events", json=body, headers=vtn.h["bl"])
+    assert r.status_code == 400
+    assert "intervals[1].payloads[0].values[0]" in r.json()["detail"]

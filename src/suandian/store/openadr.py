@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
 from sqlalchemy import (
+    Connection,
     Engine,
     ForeignKey,
     Integer,
@@ -281,7 +282,7 @@ class OpenadrStore:
         return full
 
     def _check_unique(
-        self, conn: Any, object_type: str, name: str | None, object_id: str | None
+        self, conn: Connection, object_type: str, name: str | None, object_id: str | None
     ) -> None:
         query = select(ObjectRow.object_id).where(
             ObjectRow.object_type == object_type, ObjectRow.name == name

@@ -318,8 +318,13 @@ def _status_of(exc: SuandianError) -> int:
 def _describe(errors: Any) -> str:
     parts = []
     for e in errors:
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "form")]
-        where = ".".join(loc) or "request"
+        where = ""
+        for p in e.get("loc", ()):
+            if isinstance(p, int):
+                where += f"[{p}]"
+            elif p not in ("body", "query", "path", "form"):
+                where += f".{p}" if where else str(p)
+        where = where or "request"
         parts.append(f"{where}: {e.get('msg', 'invalid')}")
     return "; ".join(parts[:10]) or "invalid request"
 
