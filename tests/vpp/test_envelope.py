@@ -279,3 +279,27 @@ def test_replay_delivers_the_envelope_and_no_more_is_possible(seed: int) -> None
                     direction=direction,
                     delta_mw=env.portfolio_mw + 1e-3,
                 )
+
+
+def test_extra_blocks_of_the_dispatch_lp_survive_an_update() -> None:
+    # The hook the envelopes use: blocks defined after the recipe are kept by update_problem.
+    from suandian.dispatch import build_problem, solve, update_problem
+    from suandian.dispatch.constraints import LinearProblem
+
+    def define_extra_column(lp: LinearProblem, inputs: DispatchInputs) -> None:
+        slack = lp.add_variables("extra-slack", np.zeros(1), np.inf)
+        lp.add_cost(slack, 0.0)
+
+    inputs, _ = _battery_park()
+    problem = build_problem(inputs, extra=(define_extra_column,))
+    assert problem.lp.variables["extra-slack"].shape == (1,)
+    cheaper = DispatchInputs(
+        interval_h=1.0,
+        load_mw=np.full(T, 4.0),
+        grid=GridConnection(import_price_cny_per_kwh=0.4),
+        batteries=inputs.batteries,
+    )
+    update_problem(problem, cheaper)
+    result = solve(problem)
+    check_invariants(cheaper, result)
+    assert result.grid_import_mw.sum() == pytest.approx(4.0 * T, abs=TOL_MW)
