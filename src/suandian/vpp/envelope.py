@@ -66,7 +66,6 @@ from suandian.vpp.settlement import Direction
 __all__ = ["Envelope", "envelope_profile", "flexibility_envelope", "replay_envelope"]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 ROW_SLACK_MW = 1e-7
 """Slack on the plan's own values in the window rows, so that the plan (netted, rounded) is
@@ -199,7 +198,8 @@ class _EnvelopeLp:
         self.stage = "replay"
 
     def _define(self, lp: LinearProblem, inputs: DispatchInputs) -> None:
-        """``envelope-delta`` and the four row blocks of the module docstring, all free."""
+        """``envelope-delta``, the row blocks of the module docstring (all free) and, to raise
+        consumption, the batteries' mode columns and rows."""
         v = lp.variables
         s, n_t = self.sign, inputs.n_steps
         delta = lp.add_variables("envelope-delta", np.zeros(1), np.inf)
