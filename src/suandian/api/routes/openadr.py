@@ -56,10 +56,18 @@ SUPPORTED_PAYLOAD_TYPES: Final[frozenset[str]] = frozenset(
         "IMPORT_CAPACITY_LIMIT",
         "EXPORT_CAPACITY_LIMIT",
         "DISPATCH_SETPOINT",
+        "DISPATCH_SETPOINT_RELATIVE",
+        "PENALTY_PRICE",
     }
 )
-"""Event payload types the VTN accepts; any other answers 400."""
-_NON_NEGATIVE: Final = frozenset({"IMPORT_CAPACITY_LIMIT", "EXPORT_CAPACITY_LIMIT"})
+"""Event payload types the VTN accepts; any other answers 400.
+
+``PENALTY_PRICE`` is private (the specification allows private payload type strings): the
+penalty per kWh committed and not delivered, in the descriptor's currency.
+"""
+_NON_NEGATIVE: Final = frozenset(
+    {"IMPORT_CAPACITY_LIMIT", "EXPORT_CAPACITY_LIMIT", "PENALTY_PRICE"}
+)
 _INT32_MAX: Final = 2**31 - 1
 _YEARS: Final = (1970, 2200)
 """Years an interval may start in."""
