@@ -60,7 +60,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 import orjson
 import paho.mqtt.client as mqtt
@@ -128,9 +128,9 @@ def served(mqtt_url: str, tmp: Path) -> Iterator[tuple[str, dict[str, str], str]
             if proc.poll() is not None:
                 raise RuntimeError(f"suandian serve exited; see {tmp / 'serve.log'}")
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("suandian serve did not start within 120 s")
@@ -206,7 +206,7 @@ def post_all(
     h = {**headers, "Content-Type": "application/json"}
 
     def send(body: bytes) -> None:
-        with httpx.Client(timeout=600) as client:
+        with httpx2.Client(timeout=600) as client:
             r = client.post(f"{url}/v1/readings", content=body, headers=h)
         r.raise_for_status()
         answer = r.json()
@@ -224,7 +224,7 @@ _COUNTER = re.compile(r'^suandian_readings_ingested_total\{channel="mqtt",outcom
 
 
 def mqtt_handled(url: str) -> dict[str, int]:
-    text = httpx.get(f"{url}/metrics", timeout=30).text
+    text = httpx2.get(f"{url}/metrics", timeout=30).text
     got = {}
     for line in text.splitlines():
         m = _COUNTER.match(line)
@@ -273,7 +273,7 @@ def dashboard_warm(url: str, headers: dict[str, str], limit_s: float = 600) -> f
     has no such report, or did not warm within ``limit_s``)."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < limit_s:
-        r = httpx.get(f"{url}/v1/dashboard/days", headers=headers, timeout=60)
+        r = httpx2.get(f"{url}/v1/dashboard/days", headers=headers, timeout=60)
         if r.status_code != 200 or "warm" not in r.json():
             return None
         if r.json()["warm"]:
@@ -286,7 +286,7 @@ def dashboard_latency(url: str, headers: dict[str, str], days: list[dt.date]) ->
     times_ms: dict[str, list[float]] = {}
     statuses: dict[str, int] = {}
     warm_s = dashboard_warm(url, headers)
-    with httpx.Client(timeout=60, headers=headers) as client:
+    with httpx2.Client(timeout=60, headers=headers) as client:
         for path in ("/v1/dashboard/day", "/v1/dashboard/jobs"):
             client.get(f"{url}{path}", params={"date": days[0].isoformat()})  # warm-up
             for day in days:

@@ -15,10 +15,10 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import orjson
 import paho.mqtt.client as mqtt
@@ -116,9 +116,9 @@ class Service:
         while True:
             assert self.proc.poll() is None, f"the service exited: {self.log.read_text()[-2000:]}"
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             assert time.monotonic() < deadline, "the service did not start"
             time.sleep(0.05)
@@ -180,6 +180,13 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
     answers: list[dict[str, int]] = []
     failures: list[BaseException] = []
     sending = threading.Event()
+    # The two channels keep pace (each at most two requests' worth ahead of the other), so that
+    # both are part-way through at every kill, whichever the machine runs faster.
+    unit = len(messages) // len(requests)
+
+    def wait_until(ready: Callable[[], bool]) -> None:
+        while not ready() and not failures:
+            time.sleep(0.005)
 
     def publish() -> None:
         try:
@@ -189,6 +196,7 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
             client.loop_start()
             prefix = service.env["SUANDIAN_MQTT_TOPIC_PREFIX"]
             for k, (meter, payload) in enumerate(messages):
+                wait_until(lambda k=k: k < (len(answers) + 2) * unit)
                 info = client.publish(f"{prefix}/{meter}", orjson.dumps(payload), qos=1)
                 info.wait_for_publish(timeout=30)
                 if info.is_published():
@@ -201,8 +209,9 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
 
     def post() -> None:
         try:
-            with httpx.Client(timeout=30) as client:
-                for body in requests:
+            with httpx2.Client(timeout=30) as client:
+                for j, body in enumerate(requests):
+                    wait_until(lambda j=j: j * unit <= len(acked_messages) + 2 * unit)
                     content = orjson.dumps({"readings": body})
                     while True:
                         sending.set()
@@ -210,7 +219,7 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
                             r = client.post(
                                 f"{service.url}/v1/readings", content=content, headers=headers
                             )
-                        except httpx.HTTPError:
+                        except httpx2.HTTPError:
                             sending.clear()
                             time.sleep(0.05)  # the service is down: send again
                             continue
@@ -258,7 +267,7 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
     sentinel_client.loop_stop()
     deadline = time.monotonic() + 60
     while True:
-        r = httpx.get(
+        r = httpx2.get(
             f"{service.url}/v1/meters/{SENTINEL[0]}/readings",
             params={"start": SENTINEL[1], "end": "2025-01-01T00:15:00Z"},
             headers=headers,
@@ -268,7 +277,7 @@ def test_every_acknowledged_reading_survives_sigkill_exactly_once(service: Servi
             break
         assert time.monotonic() < deadline, "the last MQTT message was not stored"
         time.sleep(0.05)
-    metrics = httpx.get(f"{service.url}/metrics").text
+    metrics = httpx2.get(f"{service.url}/metrics").text
     service.stop()
 
     # What the service said: every HTTP row new or (sent again after a kill) a duplicate.

@@ -1,7 +1,7 @@
 """A VEN's side of OpenADR 3: fetch a token, poll a program's events, post reports.
 
 Talks to any VTN speaking the subset in docs/openadr.md (the platform's own ``/openadr3`` among
-them) over :mod:`httpx`; pass ``http`` to reuse a client (e.g. FastAPI's ``TestClient``).
+them) over :mod:`httpx2`; pass ``http`` to reuse a client (e.g. FastAPI's ``TestClient``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-import httpx
+import httpx2
 
 from suandian.core.errors import InputError, NotFound, SuandianError
 
@@ -40,14 +40,14 @@ class VenClient:
         client_id: str,
         client_secret: str,
         *,
-        http: httpx.Client | None = None,
+        http: httpx2.Client | None = None,
         timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._id = client_id
         self._secret = client_secret
-        self._http = http if http is not None else httpx.Client(timeout=timeout_s)
+        self._http = http if http is not None else httpx2.Client(timeout=timeout_s)
         self._clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
@@ -67,7 +67,7 @@ class VenClient:
                     "client_secret": self._secret,
                 },
             )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise VtnError(f"VTN {self._base}: cannot fetch a token ({exc})") from exc
         if r.status_code != 200:
             raise VtnError(
@@ -84,7 +84,7 @@ class VenClient:
             headers = {"Authorization": f"Bearer {self.token()}"}
             try:
                 r = self._http.request(method, f"{self._base}{path}", headers=headers, **kwargs)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise VtnError(f"VTN {self._base}: {method} {path} failed ({exc})") from exc
             if r.status_code == 401 and attempt == 1:
                 self._token = None  # expired or revoked early: one fresh token, then give up
@@ -158,5 +158,5 @@ class VenClient:
                 return found
 
 
-def _is_json(r: httpx.Response) -> bool:
+def _is_json(r: httpx2.Response) -> bool:
     return "json" in r.headers.get("content-type", "")
