@@ -1,10 +1,25 @@
-"""Virtual power plant (虚拟电厂): demand-response events, baselines and settlement.
+"""Virtual power plant (虚拟电厂): flexibility envelopes, demand-response events and the portfolio
+that answers them, baselines, settlement and its reports.
 
 Kernels only: arrays and dataclasses in and out, no storage and no configuration.
 """
 
 from suandian.vpp.baseline import Baseline, BaselineMethod, event_baseline, similar_days
+from suandian.vpp.envelope import (
+    Envelope,
+    Held,
+    envelope_profile,
+    flexibility_envelope,
+    replay_envelope,
+)
 from suandian.vpp.events import Answer, DemandResponseEvent, EventAnswer, answer_event
+from suandian.vpp.portfolio import (
+    Commitment,
+    DeliveryStatus,
+    Portfolio,
+    delivery_so_far,
+    net_exchange_mw,
+)
 from suandian.vpp.reports import SettledEvent, event_table, interval_table, monthly_table
 from suandian.vpp.settlement import Direction, EventSettlement, settle_event
 
@@ -12,16 +27,26 @@ __all__ = [
     "Answer",
     "Baseline",
     "BaselineMethod",
+    "Commitment",
+    "DeliveryStatus",
     "DemandResponseEvent",
     "Direction",
+    "Envelope",
     "EventAnswer",
     "EventSettlement",
+    "Held",
+    "Portfolio",
     "SettledEvent",
     "answer_event",
+    "delivery_so_far",
+    "envelope_profile",
     "event_baseline",
     "event_table",
+    "flexibility_envelope",
     "interval_table",
     "monthly_table",
+    "net_exchange_mw",
+    "replay_envelope",
     "settle_event",
     "similar_days",
 ]

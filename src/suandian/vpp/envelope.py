@@ -63,7 +63,7 @@ from suandian.dispatch.constraints import LinearProblem
 from suandian.dispatch.problem import SolveOutcome
 from suandian.vpp.settlement import Direction
 
-__all__ = ["Envelope", "envelope_profile", "flexibility_envelope", "replay_envelope"]
+__all__ = ["Envelope", "Held", "envelope_profile", "flexibility_envelope", "replay_envelope"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -138,6 +138,26 @@ def _resolve_resources(inputs: DispatchInputs, resources: Sequence[str] | None) 
     return chosen
 
 
+Held = tuple[int, int, Direction]
+"""A commitment already made: ``(first_step, end_step, direction)``. The envelope and the replay
+keep the park's grid exchange in that window at least as far shifted as the plan has it (no
+higher in a ``reduce`` window, no lower in an ``increase`` one) and its generation at least the
+plan's, so that answering a new event never undoes an accepted one."""
+
+
+def _check_held(inputs: DispatchInputs, held: Sequence[Held]) -> tuple[Held, ...]:
+    out: list[Held] = []
+    for i, (first, end, direction) in enumerate(held):
+        if not 0 <= first < end <= inputs.n_steps:
+            raise InputError(
+                f"held[{i}]: window [{first}, {end}) is outside the plan's "
+                f"{inputs.n_steps} intervals"
+            )
+        _check_direction(direction)
+        out.append((int(first), int(end), direction))
+    return tuple(out)
+
+
 def _check_plan(inputs: DispatchInputs, plan: DispatchResult) -> None:
     n_t = inputs.n_steps
     shapes = (
@@ -160,6 +180,7 @@ class _EnvelopeLp:
         *,
         direction: Direction,
         resources: tuple[str, ...],
+        held: Sequence[Held] = (),
     ) -> None:
         _check_plan(inputs, plan)
         if not resources:
@@ -170,6 +191,7 @@ class _EnvelopeLp:
         self.sign = _check_direction(direction)
         self.resources = resources
         n_t = inputs.n_steps
+        self.held = _check_held(inputs, held)
         b_names = [b.name for b in inputs.batteries]
         f_names = [f.name for f in inputs.flexible_loads]
         battery_q = plan.battery_charge_mw - plan.battery_discharge_mw
@@ -187,7 +209,13 @@ class _EnvelopeLp:
         self.problem: DispatchProblem = build_problem(inputs, plan.objective, extra=(self._define,))
         lp = self.problem.lp
         self.delta_col = int(lp.variables["envelope-delta"][0])
-        names = ["envelope-resource", "envelope-set", "envelope-exchange", "envelope-generation"]
+        names = [
+            "envelope-resource",
+            "envelope-set",
+            "envelope-exchange",
+            "envelope-generation",
+            "envelope-held",
+        ]
         if self.sign < 0:
             names += ["envelope-mode-charge", "envelope-mode-discharge"]
             for option, value in MIP_OPTIONS.items():
@@ -208,6 +236,7 @@ class _EnvelopeLp:
         per = lp.add_constraints("envelope-resource", np.full((n_r, n_t), -np.inf), np.inf)
         both = lp.add_constraints("envelope-set", np.full(n_t, -np.inf), np.inf)
         exchange = lp.add_constraints("envelope-exchange", np.full(n_t, -np.inf), np.inf)
+        held = lp.add_constraints("envelope-held", np.full(n_t, -np.inf), np.inf)
         n_g = len(inputs.generators)
         lp.add_constraints("envelope-generation", np.full((n_g, n_t), -np.inf), np.inf)
         lp.add_terms(lp.constraints["envelope-generation"], v["generator-p"], 1.0)
@@ -229,6 +258,7 @@ class _EnvelopeLp:
             (v["generator-p"], -s),
         ):
             lp.add_terms(exchange[np.newaxis, :], cols_block, coeff)
+            lp.add_terms(held[np.newaxis, :], cols_block, coeff / s)
         for rows in (per, both, exchange):
             lp.add_terms(rows, delta[0], 1.0)
         if s < 0:
@@ -276,13 +306,19 @@ class _EnvelopeLp:
         )
         upper["envelope-exchange"] = np.where(window, s * self.exchange + ROW_SLACK_MW, np.inf)
         upper["envelope-generation"] = np.full(self.generation.shape, np.inf)
+        # Commitments already made: the meter stays at least as far shifted as in the plan.
+        held_sign = np.zeros(n_t)
+        for first, end, direction in self.held:
+            held_sign[first:end] = _check_direction(direction)
+        lower["envelope-held"] = np.where(held_sign < 0, self.exchange - ROW_SLACK_MW, -np.inf)
+        upper["envelope-held"] = np.where(held_sign > 0, self.exchange + ROW_SLACK_MW, np.inf)
         if "envelope-mode-charge" in self.rows:
             p = np.array([b.p_mw for b in self.inputs.batteries]).reshape(-1, 1)
             upper["envelope-mode-charge"] = np.where(window, 0.0, np.inf) + 0.0 * p
             upper["envelope-mode-discharge"] = np.where(window, p, np.inf)
         self.window = window
         lower["envelope-generation"] = np.where(
-            window, self.generation - ROW_SLACK_MW, -np.inf
+            window | (held_sign != 0), self.generation - ROW_SLACK_MW, -np.inf
         ).reshape(self.generation.shape)
         lo = np.concatenate(
             [
@@ -393,6 +429,7 @@ def flexibility_envelope(
     end_step: int,
     direction: Direction,
     resources: Sequence[str] | None = None,
+    held: Sequence[Held] = (),
 ) -> Envelope:
     """The largest Δ the park can lower or raise its draw by in every interval of a window.
 
@@ -408,6 +445,9 @@ def flexibility_envelope(
         削峰 (lower consumption) or 填谷 (raise it).
     resources : sequence of str, optional
         Names of the batteries and flexible loads offered; all of them by default.
+    held : sequence of (first_step, end_step, direction)
+        Windows of commitments already in ``plan`` that any re-plan must keep (see
+        :data:`Held`).
 
     Returns
     -------
@@ -424,7 +464,7 @@ def flexibility_envelope(
     """
     _check_window(inputs, first_step, end_step)
     chosen = _resolve_resources(inputs, resources)
-    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen)
+    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen, held=held)
     per = {
         name: env.max_delta(first_step, end_step, i)
         if env.can_move(i, first_step, end_step)
@@ -432,8 +472,8 @@ def flexibility_envelope(
         for i, name in enumerate(chosen)
     }
     portfolio = env.max_delta(first_step, end_step, None)
-    held = max(portfolio * (1.0 - HOLD_REL) - HOLD_REL, 0.0)
-    replay = env.replay(first_step, end_step, held)
+    holdable = max(portfolio * (1.0 - HOLD_REL) - HOLD_REL, 0.0)
+    replay = env.replay(first_step, end_step, holdable)
     delivered = env.delivered(replay, first_step, end_step)
     notes: list[str] = []
     least = float(delivered.min())
@@ -466,8 +506,10 @@ def replay_envelope(
     direction: Direction,
     delta_mw: float,
     resources: Sequence[str] | None = None,
+    held: Sequence[Held] = (),
 ) -> DispatchResult:
-    """The cheapest re-plan in which ``resources`` shift by ``delta_mw`` throughout the window.
+    """The cheapest re-plan in which ``resources`` shift by ``delta_mw`` throughout the window,
+    keeping the ``held`` commitments of ``plan``.
 
     Raises :class:`InfeasiblePlan` when no plan can hold that Δ (it exceeds the envelope).
     """
@@ -475,7 +517,7 @@ def replay_envelope(
     if not np.isfinite(delta_mw) or delta_mw < 0:
         raise InputError(f"delta_mw: {delta_mw} must be a number of MW ≥ 0")
     chosen = _resolve_resources(inputs, resources)
-    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen)
+    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen, held=held)
     return env.replay(first_step, end_step, float(delta_mw))
 
 

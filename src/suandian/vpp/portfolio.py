@@ -1,0 +1,290 @@
+"""The park's portfolio answering demand-response events: decide, split, re-plan, track delivery.
+
+:class:`Portfolio` holds one site's current plan (a dispatch LP plan over a horizon, e.g. one
+local day at 15 min) and the events it has committed to. For each event it:
+
+1. checks the event itself (:func:`~suandian.vpp.events.answer_event` with an unbounded
+   envelope: window, grid, time, target, price, overlap with accepted events) and that its
+   window lies inside the plan's horizon;
+2. computes the portfolio's flexibility envelope over the window
+   (:func:`~suandian.vpp.envelope.flexibility_envelope`), keeping every commitment already made;
+3. answers with :func:`~suandian.vpp.events.answer_event`: accepted, partly accepted at what the
+   envelope holds, or rejected;
+4. re-plans: the cheapest plan that shifts the meter by the committed power in every interval of
+   the window (:func:`~suandian.vpp.envelope.replay_envelope`), which is how the target is split
+   across resources — the LP takes the cheapest flexibility first, within every battery's energy
+   and every flexible load's window (deadlines kept) — and declines the event when that re-plan
+   costs more than the event pays at full delivery.
+
+The commitment records the meter's planned exchange before the event (``reference_mw``, what
+the park would have drawn without it) and after, each resource's share, the re-plan's cost and
+the delay it imposes on flexible loads (MWh·h: energy served later than in the plan before,
+times how much later). :func:`delivery_so_far` compares metered exchange with both as the event
+runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import numpy.typing as npt
+
+from suandian.core.errors import InfeasiblePlan, InputError
+from suandian.dispatch import DispatchInputs, DispatchResult
+from suandian.vpp.envelope import Held, flexibility_envelope, replay_envelope
+from suandian.vpp.events import DemandResponseEvent, EventAnswer, answer_event
+
+__all__ = ["Commitment", "DeliveryStatus", "Portfolio", "delivery_so_far", "net_exchange_mw"]
+
+FloatArray = npt.NDArray[np.float64]
+_KWH_PER_MWH = 1000.0
+
+
+def net_exchange_mw(result: DispatchResult) -> FloatArray:
+    """(T,) import − export at the park's grid meter. [MW]"""
+    return np.asarray(result.grid_import_mw - result.grid_export_mw, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """An event the portfolio committed to (accepted or partly accepted), and how."""
+
+    event: DemandResponseEvent
+    answer: EventAnswer
+    first_step: int
+    end_step: int
+    """The event's window in intervals of the plan (exclusive end)."""
+    envelope_mw: float
+    """What the portfolio could hold through the window when the event was answered. [MW]"""
+    reference_mw: FloatArray
+    """(window,) planned grid exchange (import − export) before the event. [MW]"""
+    planned_mw: FloatArray
+    """(window,) planned grid exchange after the re-plan. [MW]"""
+    split_mw: Mapping[str, FloatArray]
+    """Per battery and flexible load: (window,) shift of its consumption in the event's
+    direction (positive = towards the target). [MW]"""
+    replan_cost_cny: float
+    """The re-plan's objective minus the plan's before (for the cost objective: CNY; may be
+    negative when the event moves load to cheaper hours)."""
+    delay_mwh_h: float
+    """Energy of flexible loads served later than planned before, times the delay. [MWh·h]"""
+
+    @property
+    def committed_mw(self) -> float:
+        return self.answer.committed_mw
+
+    @property
+    def planned_shift_mw(self) -> FloatArray:
+        """(window,) planned shift of the meter in the event's direction. [MW]"""
+        sign = 1.0 if self.event.direction == "reduce" else -1.0
+        return sign * (self.reference_mw - self.planned_mw)
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """How a committed event is going, from the metered intervals seen so far."""
+
+    event_id: str
+    elapsed_steps: int
+    window_steps: int
+    committed_mw: float
+    delivered_mw: FloatArray
+    """(elapsed,) metered shift against the reference, in the event's direction. [MW]"""
+    delivered_mwh: float
+    """Energy of the shift so far, each interval capped at the commitment. [MWh]"""
+    due_mwh: float
+    """Committed energy of the elapsed intervals. [MWh]"""
+
+    @property
+    def on_track(self) -> bool:
+        """Within 5 % of the committed energy so far."""
+        return self.delivered_mwh >= 0.95 * self.due_mwh - 1e-9
+
+
+def delivery_so_far(
+    commitment: Commitment, metered_mw: FloatArray, *, interval_h: float
+) -> DeliveryStatus:
+    """Delivery of ``commitment`` from the metered exchange of its first intervals.
+
+    ``metered_mw``: import − export in the event's intervals metered so far (at most the
+    window's length). [MW]
+    """
+    metered = np.asarray(metered_mw, dtype=np.float64)
+    n = commitment.end_step - commitment.first_step
+    if metered.ndim != 1 or metered.size > n:
+        raise InputError(
+            f"metered_mw: {metered.shape} values; give at most {n}, one per elapsed interval "
+            f"of event {commitment.event.event_id}"
+        )
+    if not np.isfinite(metered).all():
+        raise InputError("metered_mw: every value must be a finite number of MW")
+    sign = 1.0 if commitment.event.direction == "reduce" else -1.0
+    shift = sign * (commitment.reference_mw[: metered.size] - metered)
+    capped = np.clip(shift, 0.0, commitment.committed_mw)
+    return DeliveryStatus(
+        event_id=commitment.event.event_id,
+        elapsed_steps=int(metered.size),
+        window_steps=n,
+        committed_mw=commitment.committed_mw,
+        delivered_mw=shift,
+        delivered_mwh=float(capped.sum() * interval_h),
+        due_mwh=float(commitment.committed_mw * metered.size * interval_h),
+    )
+
+
+def _delay_mwh_h(before: DispatchResult, after: DispatchResult, n_t: int, dt_h: float) -> float:
+    """Σ over flexible loads and intervals of (energy served by t before − after)⁺ · Δt."""
+    if before.flex.n_rows == 0:
+        return 0.0
+    cum_before = np.cumsum(before.flex.dense(n_t), axis=1) * dt_h
+    cum_after = np.cumsum(after.flex.dense(n_t), axis=1) * dt_h
+    return float(np.maximum(cum_before - cum_after, 0.0).sum() * dt_h)
+
+
+def _resource_q(inputs: DispatchInputs, result: DispatchResult) -> dict[str, FloatArray]:
+    n_t = inputs.n_steps
+    q = {
+        b.name: result.battery_charge_mw[i] - result.battery_discharge_mw[i]
+        for i, b in enumerate(inputs.batteries)
+    }
+    dense = result.flex.dense(n_t)
+    q.update({f.name: dense[i] for i, f in enumerate(inputs.flexible_loads)})
+    return q
+
+
+@dataclass
+class Portfolio:
+    """One site's plan and the demand-response events it has answered (see the module doc).
+
+    ``min_commit_mw``: a partial commitment below this is rejected instead.
+    ``min_price_cny_per_kwh``: events paying less are declined.
+    ``resources``: batteries and flexible loads offered (all by default).
+    """
+
+    inputs: DispatchInputs
+    plan: DispatchResult
+    min_commit_mw: float = 0.0
+    min_price_cny_per_kwh: float = 0.0
+    resources: Sequence[str] | None = None
+    commitments: list[Commitment] = field(default_factory=list)
+    answers: list[EventAnswer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.inputs.index_utc is None:
+            raise InputError(
+                "inputs: index_utc is missing; the portfolio places events by time, give the "
+                "dispatch inputs' UTC index"
+            )
+        self._index = self.inputs.index_utc
+        self.step_min = round(self.inputs.interval_h * 60)
+
+    @property
+    def held(self) -> list[Held]:
+        return [(c.first_step, c.end_step, c.event.direction) for c in self.commitments]
+
+    def _window(self, event: DemandResponseEvent) -> tuple[int, int] | None:
+        steps = event.steps(self.step_min)
+        first = self._index.get_indexer(steps[:1])[0]
+        if first < 0 or first + len(steps) > len(self._index):
+            return None
+        return int(first), int(first + len(steps))
+
+    def answer(self, event: DemandResponseEvent, *, now_utc: dt.datetime) -> EventAnswer:
+        """Answer ``event`` and, when committing, re-plan; the answer is also recorded."""
+        result = self._answer(event, now_utc)
+        self.answers.append(result)
+        return result
+
+    def _answer(self, event: DemandResponseEvent, now_utc: dt.datetime) -> EventAnswer:
+        ask = partial(
+            answer_event,
+            event,
+            accepted=[c.event for c in self.commitments],
+            now_utc=now_utc,
+            step_min=self.step_min,
+            min_commit_mw=self.min_commit_mw,
+            min_price_cny_per_kwh=self.min_price_cny_per_kwh,
+        )
+        # The event's own checks first, with nothing asked of the envelope.
+        try:
+            n = len(event.steps(self.step_min))
+        except InputError as exc:
+            return EventAnswer(event.event_id, "rejected", 0.0, str(exc))
+        checked = ask(envelope_mw=np.full(n, np.inf))
+        if checked.answer == "rejected":
+            return checked
+        window = self._window(event)
+        if window is None:
+            return EventAnswer(
+                event.event_id,
+                "rejected",
+                0.0,
+                f"the window {event.start_utc.isoformat()} – {event.end_utc.isoformat()} is "
+                f"outside the planned horizon {self._index[0].isoformat()} – "
+                f"{(self._index[-1] + (self._index[1] - self._index[0])).isoformat()}",
+            )
+        first, end = window
+        envelope = flexibility_envelope(
+            self.inputs,
+            self.plan,
+            first_step=first,
+            end_step=end,
+            direction=event.direction,
+            resources=self.resources,
+            held=self.held,
+        )
+        answer = ask(envelope_mw=np.full(n, envelope.portfolio_mw))
+        if answer.answer == "rejected":
+            return answer
+        try:
+            replan = replay_envelope(
+                self.inputs,
+                self.plan,
+                first_step=first,
+                end_step=end,
+                direction=event.direction,
+                delta_mw=answer.committed_mw,
+                resources=self.resources,
+                held=self.held,
+            )
+        except InfeasiblePlan as exc:  # the envelope's Δ less its tolerance always replays
+            return EventAnswer(event.event_id, "rejected", 0.0, f"re-plan failed: {exc}")
+        cost = float(replan.objective_value - self.plan.objective_value)
+        pays = answer.committed_mw * (end - first) * self.inputs.interval_h * _KWH_PER_MWH
+        revenue = pays * event.price_cny_per_kwh
+        if cost > revenue + 1e-6:
+            return EventAnswer(
+                event.event_id,
+                "rejected",
+                0.0,
+                f"declined: delivering {answer.committed_mw:.3f} MW would raise the plan's cost "
+                f"by {cost:,.0f} CNY, more than the {revenue:,.0f} CNY the event pays",
+            )
+        sign = 1.0 if event.direction == "reduce" else -1.0
+        before_q = _resource_q(self.inputs, self.plan)
+        after_q = _resource_q(self.inputs, replan)
+        chosen = self.resources if self.resources is not None else list(before_q)
+        split = {r: sign * (before_q[r] - after_q[r])[first:end] for r in chosen}
+        before_x, after_x = net_exchange_mw(self.plan), net_exchange_mw(replan)
+        self.commitments.append(
+            Commitment(
+                event=event,
+                answer=answer,
+                first_step=first,
+                end_step=end,
+                envelope_mw=envelope.portfolio_mw,
+                reference_mw=before_x[first:end].copy(),
+                planned_mw=after_x[first:end].copy(),
+                split_mw=split,
+                replan_cost_cny=cost,
+                delay_mwh_h=_delay_mwh_h(
+                    self.plan, replan, self.inputs.n_steps, self.inputs.interval_h
+                ),
+            )
+        )
+        self.plan = replan
+        return answer
