@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,14 @@ from suandian.core.times import (
 from suandian.energy import loads, solar, weather, wind
 from suandian.scenario.model import Park, Site
 
-__all__ = ["ParkSeries", "ProgressFn", "simulate", "simulate_year", "stage_count"]
+__all__ = [
+    "ParkSeries",
+    "ProgressFn",
+    "local_days",
+    "simulate",
+    "simulate_year",
+    "stage_count",
+]
 
 ProgressFn = Callable[[str], None]
 """Called once per finished stage with a short description of it."""
@@ -339,19 +346,15 @@ def simulate(
             f"days: {days} spans {len(years)} years; simulate at most 10 years in one call"
         )
     parts = [simulate_year(park, y, progress) for y in years]
-    lo, hi = local_date_start_utc(start), local_date_start_utc(end)
-
-    def cut(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.loc[(frame.index >= lo) & (frame.index < hi)]
+    first = parts[0]
 
     def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        return cut(pd.concat(frames)) if len(frames) > 1 else cut(frames[0])
+        return pd.concat(frames) if len(frames) > 1 else frames[0]
 
-    first = parts[0]
     calibration: dict[str, dict[str, float]] = {}
     for p in parts:
         calibration.update(p.calibration)
-    return ParkSeries(
+    whole = ParkSeries(
         scenario=park.name,
         resolution_min=park.resolution_min,
         generation_mw=joined([p.generation_mw for p in parts]),
@@ -361,4 +364,34 @@ def simulate(
         source_of=first.source_of,
         site_of=first.site_of,
         calibration=calibration,
+    )
+    return local_days(whole, start, days)
+
+
+def local_days(series: ParkSeries, start: dt.date, days: int) -> ParkSeries:
+    """The part of ``series`` over ``days`` Asia/Shanghai days from ``start`` (it must hold
+    them: a simulation covering those days)."""
+    lo, hi = local_date_start_utc(start), local_date_start_utc(start + dt.timedelta(days=days))
+    index = series.index
+    if (
+        days < 1
+        or len(index) == 0
+        or lo < index[0]
+        or hi > index[-1] + pd.Timedelta(minutes=series.resolution_min)
+    ):
+        raise InputError(
+            f"days {start} + {days}: outside the simulated period "
+            f"{index[0] if len(index) else '-'} – {index[-1] if len(index) else '-'}; "
+            "simulate the days first"
+        )
+
+    def cut(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.loc[(frame.index >= lo) & (frame.index < hi)]
+
+    return replace(
+        series,
+        generation_mw=cut(series.generation_mw),
+        load_mw=cut(series.load_mw),
+        data_center={k: cut(v) for k, v in series.data_center.items()},
+        weather={k: cut(v) for k, v in series.weather.items()},
     )

@@ -158,6 +158,18 @@ def _check_held(inputs: DispatchInputs, held: Sequence[Held]) -> tuple[Held, ...
     return tuple(out)
 
 
+def _check_reference(inputs: DispatchInputs, reference_mw: FloatArray) -> FloatArray:
+    ref = np.asarray(reference_mw, dtype=np.float64)
+    if ref.shape != (inputs.n_steps,):
+        raise InputError(
+            f"reference_mw: {ref.shape} values; give {inputs.n_steps}, the meter's reference "
+            "(import − export) for every interval of the plan"
+        )
+    if not np.isfinite(ref).all():
+        raise InputError("reference_mw: every value must be a finite number of MW")
+    return ref
+
+
 def _check_plan(inputs: DispatchInputs, plan: DispatchResult) -> None:
     n_t = inputs.n_steps
     shapes = (
@@ -181,6 +193,7 @@ class _EnvelopeLp:
         direction: Direction,
         resources: tuple[str, ...],
         held: Sequence[Held] = (),
+        reference_mw: FloatArray | None = None,
     ) -> None:
         _check_plan(inputs, plan)
         if not resources:
@@ -203,6 +216,12 @@ class _EnvelopeLp:
             ]
         ).reshape(len(resources), n_t)
         self.exchange = plan.grid_import_mw - plan.grid_export_mw - inputs.load_mw
+        self.metered = reference_mw is not None
+        self.reference = (
+            self.exchange
+            if reference_mw is None
+            else _check_reference(inputs, reference_mw) - inputs.load_mw
+        )
         self.generation = plan.generator_p_mw
         self._b_index = [b_names.index(r) for r in resources if r in b_names]
         self._f_index = [f_names.index(r) for r in resources if r in f_names]
@@ -230,7 +249,10 @@ class _EnvelopeLp:
         consumption, the batteries' mode columns and rows."""
         v = lp.variables
         s, n_t = self.sign, inputs.n_steps
-        delta = lp.add_variables("envelope-delta", np.zeros(1), np.inf)
+        # Against a metered reference Δ may be negative (the park cannot reach it).
+        delta = lp.add_variables(
+            "envelope-delta", np.full(1, -np.inf if self.metered else 0.0), np.inf
+        )
         charge, discharge, flex = v["battery-charge"], v["battery-discharge"], v["flex-p"]
         n_r = len(self.resources)
         per = lp.add_constraints("envelope-resource", np.full((n_r, n_t), -np.inf), np.inf)
@@ -301,10 +323,10 @@ class _EnvelopeLp:
         set_q = self.resource_q.sum(axis=0)
         upper["envelope-set"] = (
             np.where(window, s * set_q + ROW_SLACK_MW, np.inf)
-            if which is None
+            if which is None and not self.metered
             else np.full(n_t, np.inf)
         )
-        upper["envelope-exchange"] = np.where(window, s * self.exchange + ROW_SLACK_MW, np.inf)
+        upper["envelope-exchange"] = np.where(window, s * self.reference + ROW_SLACK_MW, np.inf)
         upper["envelope-generation"] = np.full(self.generation.shape, np.inf)
         # Commitments already made: the meter stays at least as far shifted as in the plan.
         held_sign = np.zeros(n_t)
@@ -381,10 +403,12 @@ class _EnvelopeLp:
         self.stage = stage
 
     def max_delta(self, first_step: int, end_step: int, which: int | None) -> float:
-        """The largest Δ for resource ``which`` (or the set) over the window. [MW]"""
+        """The largest Δ for resource ``which`` (or the set) over the window; negative only
+        against a metered reference the park cannot reach. [MW]"""
         self._activate(first_step, end_step, which)
         self._set_stage("max")
-        self.problem.highs.changeColBounds(self.delta_col, 0.0, 1e30)
+        # Against a metered reference the park may not even reach it: Δ < 0, reported as 0.
+        self.problem.highs.changeColBounds(self.delta_col, -1e30 if self.metered else 0.0, 1e30)
         outcome = self._run()
         if not outcome.optimal or outcome.col_value is None:
             raise InfeasiblePlan(
@@ -392,7 +416,7 @@ class _EnvelopeLp:
                 f"{outcome.status!r} even at Δ = 0; the plan does not satisfy the inputs' "
                 "requirements (give an LP plan made for these inputs)"
             )
-        return max(float(outcome.col_value[self.delta_col]) - ROW_SLACK_MW, 0.0)
+        return float(outcome.col_value[self.delta_col]) - ROW_SLACK_MW
 
     def replay(self, first_step: int, end_step: int, delta_mw: float) -> DispatchResult:
         """The cheapest plan holding Δ ≥ ``delta_mw`` for the set over the window."""
@@ -417,7 +441,9 @@ class _EnvelopeLp:
         by_set = s * (self.resource_q.sum(axis=0) - q)[sl]
         exchange = result.grid_import_mw - result.grid_export_mw - self.inputs.load_mw
         extra_curtailment = np.maximum(self.generation - result.generator_p_mw, 0.0).sum(axis=0)
-        by_grid = s * (self.exchange - exchange)[sl] - extra_curtailment[sl]
+        by_grid = s * (self.reference - exchange)[sl] - extra_curtailment[sl]
+        if self.metered:
+            return np.asarray(by_grid, dtype=np.float64)
         return np.asarray(np.minimum(by_set, by_grid), dtype=np.float64)
 
 
@@ -430,6 +456,7 @@ def flexibility_envelope(
     direction: Direction,
     resources: Sequence[str] | None = None,
     held: Sequence[Held] = (),
+    reference_mw: FloatArray | None = None,
 ) -> Envelope:
     """The largest Δ the park can lower or raise its draw by in every interval of a window.
 
@@ -448,6 +475,10 @@ def flexibility_envelope(
     held : sequence of (first_step, end_step, direction)
         Windows of commitments already in ``plan`` that any re-plan must keep (see
         :data:`Held`).
+    reference_mw : (T,) array, optional
+        Measure the meter's shift against this import − export (e.g. a settlement baseline)
+        instead of the plan's, and ask only the meter to move: Δ is then what the park can
+        commit against that reference (0 if it cannot reach it). Inside the window only. [MW]
 
     Returns
     -------
@@ -464,15 +495,24 @@ def flexibility_envelope(
     """
     _check_window(inputs, first_step, end_step)
     chosen = _resolve_resources(inputs, resources)
-    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen, held=held)
+    env = _EnvelopeLp(
+        inputs, plan, direction=direction, resources=chosen, held=held, reference_mw=reference_mw
+    )
     per = {
-        name: env.max_delta(first_step, end_step, i)
+        name: max(env.max_delta(first_step, end_step, i), 0.0)
         if env.can_move(i, first_step, end_step)
         else 0.0
         for i, name in enumerate(chosen)
     }
-    portfolio = env.max_delta(first_step, end_step, None)
-    holdable = max(portfolio * (1.0 - HOLD_REL) - HOLD_REL, 0.0)
+    best = env.max_delta(first_step, end_step, None)
+    portfolio = max(best, 0.0)
+    # Held a hair below the optimum; below 0 only against a reference out of reach (the replay
+    # then comes as close to it as the park can).
+    holdable = (
+        best - abs(best) * HOLD_REL - HOLD_REL
+        if best < 0
+        else max(best * (1.0 - HOLD_REL) - HOLD_REL, 0.0)
+    )
     replay = env.replay(first_step, end_step, holdable)
     delivered = env.delivered(replay, first_step, end_step)
     notes: list[str] = []
@@ -507,6 +547,7 @@ def replay_envelope(
     delta_mw: float,
     resources: Sequence[str] | None = None,
     held: Sequence[Held] = (),
+    reference_mw: FloatArray | None = None,
 ) -> DispatchResult:
     """The cheapest re-plan in which ``resources`` shift by ``delta_mw`` throughout the window,
     keeping the ``held`` commitments of ``plan``.
@@ -517,7 +558,9 @@ def replay_envelope(
     if not np.isfinite(delta_mw) or delta_mw < 0:
         raise InputError(f"delta_mw: {delta_mw} must be a number of MW ≥ 0")
     chosen = _resolve_resources(inputs, resources)
-    env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen, held=held)
+    env = _EnvelopeLp(
+        inputs, plan, direction=direction, resources=chosen, held=held, reference_mw=reference_mw
+    )
     return env.replay(first_step, end_step, float(delta_mw))
 
 
@@ -542,5 +585,5 @@ def envelope_profile(
     env = _EnvelopeLp(inputs, plan, direction=direction, resources=chosen)
     out = np.full(n_t, np.nan)
     for t in range(n_t - duration_steps + 1):
-        out[t] = env.max_delta(t, t + duration_steps, None)
+        out[t] = max(env.max_delta(t, t + duration_steps, None), 0.0)
     return out

@@ -28,10 +28,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.dispatch import DispatchInputs, DispatchResult
@@ -172,6 +172,8 @@ class Portfolio:
     resources: Sequence[str] | None = None
     commitments: list[Commitment] = field(default_factory=list)
     answers: list[EventAnswer] = field(default_factory=list)
+    events: dict[str, DemandResponseEvent] = field(default_factory=dict)
+    """Every event answered, by id."""
 
     def __post_init__(self) -> None:
         if self.inputs.index_utc is None:
@@ -186,48 +188,116 @@ class Portfolio:
     def held(self) -> list[Held]:
         return [(c.first_step, c.end_step, c.event.direction) for c in self.commitments]
 
-    def _window(self, event: DemandResponseEvent) -> tuple[int, int] | None:
-        steps = event.steps(self.step_min)
+    def window(self, event: DemandResponseEvent) -> tuple[int, int] | None:
+        """The event's ``[first_step, end_step)`` in the plan; ``None`` when its window is off
+        the plan's grid or horizon (or its times are not tz-aware)."""
+        try:
+            steps = event.steps(self.step_min)
+        except (InputError, TypeError, ValueError):
+            return None
+        if len(steps) == 0:
+            return None
         first = self._index.get_indexer(steps[:1])[0]
         if first < 0 or first + len(steps) > len(self._index):
             return None
         return int(first), int(first + len(steps))
 
-    def answer(self, event: DemandResponseEvent, *, now_utc: dt.datetime) -> EventAnswer:
-        """Answer ``event`` and, when committing, re-plan; the answer is also recorded."""
-        result = self._answer(event, now_utc)
+    def answer(
+        self,
+        event: DemandResponseEvent,
+        *,
+        now_utc: dt.datetime,
+        reference_mw: FloatArray | None = None,
+    ) -> EventAnswer:
+        """Answer ``event`` and, when committing, re-plan; the answer is also recorded.
+
+        ``reference_mw``: (window,) import − export the delivery is measured against, e.g. the
+        settlement baseline over the event's intervals; by default the plan's own. The
+        commitment is then what the meter can hold below (``reduce``) or above (``increase``)
+        that reference in every interval, whatever the plan did. [MW]
+        """
+        if event.event_id in self.events:
+            return EventAnswer(
+                event.event_id,
+                "rejected",
+                0.0,
+                f"event {event.event_id} was answered already ({self._answer_of(event.event_id)})",
+            )
+        result = self._answer(event, now_utc, reference_mw)
         self.answers.append(result)
+        self.events[event.event_id] = event
         return result
 
-    def _answer(self, event: DemandResponseEvent, now_utc: dt.datetime) -> EventAnswer:
-        ask = partial(
-            answer_event,
+    def _ask(
+        self, event: DemandResponseEvent, now_utc: dt.datetime, envelope_mw: FloatArray
+    ) -> EventAnswer:
+        return answer_event(
             event,
+            envelope_mw=envelope_mw,
             accepted=[c.event for c in self.commitments],
             now_utc=now_utc,
             step_min=self.step_min,
             min_commit_mw=self.min_commit_mw,
             min_price_cny_per_kwh=self.min_price_cny_per_kwh,
         )
-        # The event's own checks first, with nothing asked of the envelope.
+
+    def check(self, event: DemandResponseEvent, *, now_utc: dt.datetime) -> EventAnswer | None:
+        """The rejection of ``event`` for what is wrong with it alone (its window, time, target,
+        price, an overlap with an accepted event, a window outside the plan), or ``None``."""
         try:
             n = len(event.steps(self.step_min))
         except InputError as exc:
             return EventAnswer(event.event_id, "rejected", 0.0, str(exc))
-        checked = ask(envelope_mw=np.full(n, np.inf))
+        # Nothing asked of the envelope: only the event's own checks can refuse it.
+        checked = self._ask(event, now_utc, np.full(n, np.inf))
         if checked.answer == "rejected":
             return checked
-        window = self._window(event)
-        if window is None:
+        if self.window(event) is None:
+            step = self._index[1] - self._index[0] if len(self._index) > 1 else pd.Timedelta(0)
             return EventAnswer(
                 event.event_id,
                 "rejected",
                 0.0,
                 f"the window {event.start_utc.isoformat()} – {event.end_utc.isoformat()} is "
                 f"outside the planned horizon {self._index[0].isoformat()} – "
-                f"{(self._index[-1] + (self._index[1] - self._index[0])).isoformat()}",
+                f"{(self._index[-1] + step).isoformat()}",
             )
+        return None
+
+    def reject(self, event: DemandResponseEvent, reason: str) -> EventAnswer:
+        """Record ``event`` as rejected for a reason found outside the portfolio."""
+        result = EventAnswer(event.event_id, "rejected", 0.0, reason)
+        if event.event_id not in self.events:
+            self.answers.append(result)
+            self.events[event.event_id] = event
+        return result
+
+    def _answer_of(self, event_id: str) -> str:
+        return next(a.answer for a in self.answers if a.event_id == event_id)
+
+    def _answer(
+        self,
+        event: DemandResponseEvent,
+        now_utc: dt.datetime,
+        reference_mw: FloatArray | None,
+    ) -> EventAnswer:
+        refused = self.check(event, now_utc=now_utc)
+        if refused is not None:
+            return refused
+        window = self.window(event)
+        assert window is not None  # checked
         first, end = window
+        n = end - first
+        reference = net_exchange_mw(self.plan)
+        if reference_mw is not None:
+            given = np.asarray(reference_mw, dtype=np.float64)
+            if given.shape != (end - first,):
+                raise InputError(
+                    f"reference_mw: {given.shape} values for event {event.event_id}; give "
+                    f"{end - first}, one per interval of the event"
+                )
+            reference[first:end] = given
+        measured = {"reference_mw": reference} if reference_mw is not None else {}
         envelope = flexibility_envelope(
             self.inputs,
             self.plan,
@@ -236,8 +306,9 @@ class Portfolio:
             direction=event.direction,
             resources=self.resources,
             held=self.held,
+            **measured,
         )
-        answer = ask(envelope_mw=np.full(n, envelope.portfolio_mw))
+        answer = self._ask(event, now_utc, np.full(n, envelope.portfolio_mw))
         if answer.answer == "rejected":
             return answer
         try:
@@ -250,6 +321,7 @@ class Portfolio:
                 delta_mw=answer.committed_mw,
                 resources=self.resources,
                 held=self.held,
+                **measured,
             )
         except InfeasiblePlan as exc:  # the envelope's Δ less its tolerance always replays
             return EventAnswer(event.event_id, "rejected", 0.0, f"re-plan failed: {exc}")
@@ -269,7 +341,7 @@ class Portfolio:
         after_q = _resource_q(self.inputs, replan)
         chosen = self.resources if self.resources is not None else list(before_q)
         split = {r: sign * (before_q[r] - after_q[r])[first:end] for r in chosen}
-        before_x, after_x = net_exchange_mw(self.plan), net_exchange_mw(replan)
+        after_x = net_exchange_mw(replan)
         self.commitments.append(
             Commitment(
                 event=event,
@@ -277,7 +349,7 @@ class Portfolio:
                 first_step=first,
                 end_step=end,
                 envelope_mw=envelope.portfolio_mw,
-                reference_mw=before_x[first:end].copy(),
+                reference_mw=reference[first:end].copy(),
                 planned_mw=after_x[first:end].copy(),
                 split_mw=split,
                 replan_cost_cny=cost,
