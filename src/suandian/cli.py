@@ -31,6 +31,7 @@ from suandian.cli_dispatch import (
 from suandian.cli_jobs import jobs_app
 from suandian.cli_ledger import ledger_app, print_gec
 from suandian.cli_meters import meters_app
+from suandian.cli_vpp import vpp_app
 from suandian.core.errors import SuandianError
 from suandian.core.times import parse_local_date
 from suandian.scenario import bundled_scenarios, load_scenario
@@ -61,6 +62,7 @@ app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(admin_app, name="admin")
+app.add_typer(vpp_app, name="vpp")
 
 # No console markup: scenario names, titles and messages are user text and may hold brackets.
 # Piped output gets a wide fixed width rather than 80 columns, so report tables stay readable.
