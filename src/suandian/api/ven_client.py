@@ -140,6 +140,12 @@ class VenClient:
         result: dict[str, Any] = self._call("POST", "/reports", json=body)
         return result
 
+    def post_report(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Post a whole report body (e.g. from :mod:`suandian.api.openadr_dr`); answers the
+        stored report."""
+        result: dict[str, Any] = self._call("POST", "/reports", json=body)
+        return result
+
     def reports(self, program_id: str | None = None) -> list[dict[str, Any]]:
         """This VEN's reports (of ``program_id`` if given)."""
         return self._all("/reports", {} if program_id is None else {"programID": program_id})

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         DemandResponseEvent,
         EventAnswer,
         EventSettlement,
+        Held,
         Portfolio,
         SettledEvent,
     )
@@ -141,7 +142,7 @@ class VppOperation:
         meter, adjusted by the plan's meter before the event), so that what the park commits is
         what it is paid for; without enough metered history the event is rejected.
         """
-        from suandian.vpp import EventAnswer, net_exchange_mw
+        from suandian.vpp import BaselineMethod, EventAnswer, adjustment_window, net_exchange_mw
 
         try:
             day = self._event_day(event)
@@ -163,22 +164,56 @@ class VppOperation:
         mask = np.zeros(portfolio.inputs.n_steps, dtype=bool)
         mask[first:end] = True
         try:
-            baseline = self._baseline(day, mask, net_exchange_mw(portfolio.plan))
+            baseline = self._baseline(day, mask, net_exchange_mw(portfolio.plan), provisional=True)
         except InputError as exc:
             return portfolio.reject(event, f"no settlement baseline: {exc}")
-        return portfolio.answer(event, now_utc=now_utc, reference_mw=baseline[mask])
+        # The baseline read the plan's meter before the event (the day-of adjustment): keep
+        # those hours from here on, in the direction that would lower what the event delivers.
+        adjusted = adjustment_window(mask, self.method or BaselineMethod())
+        keep: list[Held] = []
+        if adjusted is not None:
+            keep.append(
+                (
+                    adjusted[0],
+                    adjusted[1],
+                    "reduce" if event.direction == "increase" else "increase",
+                )
+            )
+        return portfolio.answer(event, now_utc=now_utc, reference_mw=baseline[mask], also_hold=keep)
 
-    def _baseline(self, day: dt.date, mask: BoolArray, actual_mw: FloatArray) -> FloatArray:
-        """The event's baseline over the day: similar days' meter, adjusted by ``actual_mw``."""
-        from suandian.vpp import event_baseline
+    def _baseline(
+        self, day: dt.date, mask: BoolArray, actual_mw: FloatArray, *, provisional: bool = False
+    ) -> FloatArray:
+        """The event's baseline over the day: similar days' meter, adjusted by ``actual_mw``.
 
+        ``provisional``: when answering, days before ``day`` not closed yet count with their
+        current plan as the meter they will have (the simulation meters the plan), or as event
+        days when they hold commitments, so that the baseline committed against is the one
+        settled on.
+        """
+        from suandian.vpp import BaselineMethod, event_baseline, net_exchange_mw
+
+        history: dict[dt.date, FloatArray] = self.history_mw
+        excluded = set(self.event_days)
+        if provisional:
+            history = dict(history)
+            lookback = (self.method or BaselineMethod()).lookback_days
+            for back in range(1, lookback + 1):
+                other = day - dt.timedelta(days=back)
+                if other in self._closed or other < self.first_day:
+                    continue
+                portfolio = self.portfolio(other)  # planned now if not yet
+                if portfolio.commitments:
+                    excluded.add(other)
+                else:
+                    history[other] = net_exchange_mw(portfolio.plan)
         return event_baseline(
-            self.history_mw,
+            history,
             day,
             mask,
             actual_mw=actual_mw,
             method=self.method,
-            excluded_days=self.event_days,
+            excluded_days=excluded,
         ).adjusted_mw
 
     def close(self, day: dt.date) -> DayResult:
@@ -241,10 +276,14 @@ class VppOperation:
     def _record(
         self, event: DemandResponseEvent, answer: EventAnswer, settlement: EventSettlement | None
     ) -> SettledEvent:
-        from suandian.vpp import SettledEvent
+        from suandian.vpp import BaselineMethod, SettledEvent
 
-        method = self.method
-        name = "average 10-of-10" if method is None or method.kind == "average" else "high 5-of-10"
+        m = self.method or BaselineMethod()
+        name = (
+            f"average {m.days}-of-{m.days}" if m.kind == "average" else f"high {m.high}-of-{m.days}"
+        )
+        if m.adjust:
+            name += f", day-of adjusted ±{m.adjust_cap_pu:.0%}"
         return SettledEvent(
             event=event,
             answer=answer,

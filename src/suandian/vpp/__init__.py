@@ -4,7 +4,13 @@ that answers them, baselines, settlement and its reports.
 Kernels only: arrays and dataclasses in and out, no storage and no configuration.
 """
 
-from suandian.vpp.baseline import Baseline, BaselineMethod, event_baseline, similar_days
+from suandian.vpp.baseline import (
+    Baseline,
+    BaselineMethod,
+    adjustment_window,
+    event_baseline,
+    similar_days,
+)
 from suandian.vpp.envelope import (
     Envelope,
     Held,
@@ -37,6 +43,7 @@ __all__ = [
     "Held",
     "Portfolio",
     "SettledEvent",
+    "adjustment_window",
     "answer_event",
     "delivery_so_far",
     "envelope_profile",

@@ -35,7 +35,13 @@ import numpy.typing as npt
 
 from suandian.core.errors import InputError
 
-__all__ = ["Baseline", "BaselineMethod", "event_baseline", "similar_days"]
+__all__ = [
+    "Baseline",
+    "BaselineMethod",
+    "adjustment_window",
+    "event_baseline",
+    "similar_days",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -130,6 +136,20 @@ def similar_days(
     return chosen
 
 
+def adjustment_window(event_mask: BoolArray, method: BaselineMethod) -> tuple[int, int] | None:
+    """``[begin, end)`` intervals of the event day whose meter the day-of adjustment reads:
+    ``adjust_hours`` ending ``adjust_gap_hours`` before the event's first interval; ``None``
+    when adjustment is off or the window would begin before the local midnight."""
+    mask = np.asarray(event_mask, dtype=bool)
+    if not method.adjust or not mask.any():
+        return None
+    step_h = 24.0 / mask.size
+    first = int(np.argmax(mask))
+    end = first - round(method.adjust_gap_hours / step_h)
+    begin = end - round(method.adjust_hours / step_h)
+    return None if begin < 0 else (begin, end)
+
+
 def event_baseline(
     history_mw: Mapping[dt.date, FloatArray],
     event_day: dt.date,
@@ -198,13 +218,11 @@ def event_baseline(
         actual = np.asarray(actual_mw, dtype=np.float64)
         if actual.shape != (steps,):
             raise InputError(f"actual_mw: {actual.shape} values; give {steps}, one per interval")
-        step_h = 24.0 / steps
-        first = int(np.argmax(mask))
-        end = first - round(method.adjust_gap_hours / step_h)
-        begin = end - round(method.adjust_hours / step_h)
-        if begin < 0:
+        window = adjustment_window(mask, method)
+        if window is None:
             notes.append("no day-of adjustment: its window would begin before the local midnight")
         else:
+            begin, end = window
             expected = float(profile[begin:end].sum())
             seen = float(actual[begin:end].sum())
             if expected > 0.0 and math.isfinite(seen):

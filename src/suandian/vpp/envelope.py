@@ -139,10 +139,11 @@ def _resolve_resources(inputs: DispatchInputs, resources: Sequence[str] | None) 
 
 
 Held = tuple[int, int, Direction]
-"""A commitment already made: ``(first_step, end_step, direction)``. The envelope and the replay
-keep the park's grid exchange in that window at least as far shifted as the plan has it (no
-higher in a ``reduce`` window, no lower in an ``increase`` one) and its generation at least the
-plan's, so that answering a new event never undoes an accepted one."""
+"""A window of the plan to keep: ``(first_step, end_step, direction)``. The envelope and the
+replay keep the park's grid exchange there at least as far shifted as the plan has it (no
+higher for ``reduce``, no lower for ``increase``; both where windows of both kinds overlap) and
+its generation at least the plan's, so that answering a new event never undoes an accepted
+one (nor moves the hours its baseline's day-of adjustment reads)."""
 
 
 def _check_held(inputs: DispatchInputs, held: Sequence[Held]) -> tuple[Held, ...]:
@@ -329,18 +330,19 @@ class _EnvelopeLp:
         upper["envelope-exchange"] = np.where(window, s * self.reference + ROW_SLACK_MW, np.inf)
         upper["envelope-generation"] = np.full(self.generation.shape, np.inf)
         # Commitments already made: the meter stays at least as far shifted as in the plan.
-        held_sign = np.zeros(n_t)
+        held_up = np.zeros(n_t, dtype=bool)  # meter no higher than the plan's
+        held_down = np.zeros(n_t, dtype=bool)  # meter no lower than the plan's
         for first, end, direction in self.held:
-            held_sign[first:end] = _check_direction(direction)
-        lower["envelope-held"] = np.where(held_sign < 0, self.exchange - ROW_SLACK_MW, -np.inf)
-        upper["envelope-held"] = np.where(held_sign > 0, self.exchange + ROW_SLACK_MW, np.inf)
+            (held_up if direction == "reduce" else held_down)[first:end] = True
+        lower["envelope-held"] = np.where(held_down, self.exchange - ROW_SLACK_MW, -np.inf)
+        upper["envelope-held"] = np.where(held_up, self.exchange + ROW_SLACK_MW, np.inf)
         if "envelope-mode-charge" in self.rows:
             p = np.array([b.p_mw for b in self.inputs.batteries]).reshape(-1, 1)
             upper["envelope-mode-charge"] = np.where(window, 0.0, np.inf) + 0.0 * p
             upper["envelope-mode-discharge"] = np.where(window, p, np.inf)
         self.window = window
         lower["envelope-generation"] = np.where(
-            window | (held_sign != 0), self.generation - ROW_SLACK_MW, -np.inf
+            window | held_up | held_down, self.generation - ROW_SLACK_MW, -np.inf
         ).reshape(self.generation.shape)
         lo = np.concatenate(
             [

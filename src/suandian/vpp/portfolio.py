@@ -72,6 +72,9 @@ class Commitment:
     negative when the event moves load to cheaper hours)."""
     delay_mwh_h: float
     """Energy of flexible loads served later than planned before, times the delay. [MWh·h]"""
+    also_held: tuple[Held, ...] = ()
+    """Further windows kept from this answer on (e.g. the hours the baseline's day-of
+    adjustment reads)."""
 
     @property
     def committed_mw(self) -> float:
@@ -186,7 +189,12 @@ class Portfolio:
 
     @property
     def held(self) -> list[Held]:
-        return [(c.first_step, c.end_step, c.event.direction) for c in self.commitments]
+        """Every window a re-plan must keep: the committed events' and what they hold also."""
+        out: list[Held] = []
+        for c in self.commitments:
+            out.append((c.first_step, c.end_step, c.event.direction))
+            out.extend(c.also_held)
+        return out
 
     def window(self, event: DemandResponseEvent) -> tuple[int, int] | None:
         """The event's ``[first_step, end_step)`` in the plan; ``None`` when its window is off
@@ -208,6 +216,7 @@ class Portfolio:
         *,
         now_utc: dt.datetime,
         reference_mw: FloatArray | None = None,
+        also_hold: Sequence[Held] = (),
     ) -> EventAnswer:
         """Answer ``event`` and, when committing, re-plan; the answer is also recorded.
 
@@ -215,6 +224,8 @@ class Portfolio:
         settlement baseline over the event's intervals; by default the plan's own. The
         commitment is then what the meter can hold below (``reduce``) or above (``increase``)
         that reference in every interval, whatever the plan did. [MW]
+        ``also_hold``: windows of the plan to keep from this answer on, as for accepted events
+        (e.g. those whose meter the reference depends on).
         """
         if event.event_id in self.events:
             return EventAnswer(
@@ -223,7 +234,7 @@ class Portfolio:
                 0.0,
                 f"event {event.event_id} was answered already ({self._answer_of(event.event_id)})",
             )
-        result = self._answer(event, now_utc, reference_mw)
+        result = self._answer(event, now_utc, reference_mw, tuple(also_hold))
         self.answers.append(result)
         self.events[event.event_id] = event
         return result
@@ -280,6 +291,7 @@ class Portfolio:
         event: DemandResponseEvent,
         now_utc: dt.datetime,
         reference_mw: FloatArray | None,
+        also_hold: tuple[Held, ...],
     ) -> EventAnswer:
         refused = self.check(event, now_utc=now_utc)
         if refused is not None:
@@ -305,7 +317,7 @@ class Portfolio:
             end_step=end,
             direction=event.direction,
             resources=self.resources,
-            held=self.held,
+            held=[*self.held, *also_hold],
             **measured,
         )
         answer = self._ask(event, now_utc, np.full(n, envelope.portfolio_mw))
@@ -320,7 +332,7 @@ class Portfolio:
                 direction=event.direction,
                 delta_mw=answer.committed_mw,
                 resources=self.resources,
-                held=self.held,
+                held=[*self.held, *also_hold],
                 **measured,
             )
         except InfeasiblePlan as exc:  # the envelope's Δ less its tolerance always replays
@@ -356,6 +368,7 @@ class Portfolio:
                 delay_mwh_h=_delay_mwh_h(
                     self.plan, replan, self.inputs.n_steps, self.inputs.interval_h
                 ),
+                also_held=also_hold,
             )
         )
         self.plan = replan
