@@ -6,7 +6,7 @@ filling (填谷, ``increase``, 11:00–15:00 local, 0.2 CNY/kWh), 1–3 h long, 
 ``target_mw`` (low, high), mostly day-ahead (received at 18:00 local the day before) and some
 intraday (received 2–4 h before the start). Among them, on purpose:
 
-- ``overlap-*``: events overlapping another event of the stream on the same day;
+- ``overlap-*``: events overlapping another event of the stream (half an hour later);
 - ``late-*``: events received half an hour after their start;
 - ``huge-*``: targets of ten times the high end, beyond any envelope of the park.
 
@@ -102,8 +102,8 @@ def event_stream(
     picks = rng.choice(len(regular), size=2 * n_awkward, replace=False)
     for j, i in enumerate(picks):
         base = regular[int(i)].event
-        if j < n_awkward:  # overlapping: an hour later, received after the original
-            shift = dt.timedelta(hours=1)
+        if j < n_awkward:  # overlapping: half an hour later, received after the original
+            shift = dt.timedelta(minutes=30)
             event = DemandResponseEvent(
                 f"overlap-{base.event_id}",
                 base.direction,
