@@ -44,7 +44,8 @@ imports: install
 pytest: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Benchmarks at their small size: they run, and the trace benchmark's two sides agree.
+# Benchmarks at their small size: they run, the trace benchmark's two sides agree and the VPP's
+# event stream checks its own acceptance (exit 1 otherwise).
 smoke: install
 	$(BIN)/python benchmarks/energy_year.py --quick --repeat 1 > /dev/null
 	$(BIN)/python benchmarks/trace_year.py --quick --repeat 1 > /dev/null
@@ -53,6 +54,7 @@ smoke: install
 	$(BIN)/python benchmarks/lets_wait_awhile.py --quick > /dev/null
 	$(BIN)/python benchmarks/scheduler_scale.py --quick > /dev/null
 	$(BIN)/python benchmarks/ingest.py --quick > /dev/null
+	$(BIN)/python benchmarks/vpp_stream.py --quick > /dev/null
 
 bench: install
 	$(BIN)/python benchmarks/energy_year.py
@@ -62,6 +64,7 @@ bench: install
 	$(BIN)/python benchmarks/lets_wait_awhile.py
 	$(BIN)/python benchmarks/scheduler_scale.py
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/vpp_stream.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: install

@@ -105,6 +105,9 @@ class Envelope:
     """(end_step − first_step,) shift the replay delivers in each interval of the window, the
     least of the resources' and the grid exchange's (≥ ``portfolio_mw``). [MW]"""
     notes: tuple[str, ...] = ()
+    margin_mw: float = 0.0
+    """Against a ``reference_mw``: the largest Δ before clipping at 0; negative by how far the
+    meter stays short of the reference at best. Equal to ``portfolio_mw`` otherwise. [MW]"""
 
 
 def _check_window(inputs: DispatchInputs, first_step: int, end_step: int) -> None:
@@ -536,6 +539,7 @@ def flexibility_envelope(
         replay=replay,
         delivered_mw=delivered,
         notes=tuple(notes),
+        margin_mw=best if best < 0 else portfolio,
     )
 
 

@@ -321,6 +321,15 @@ class Portfolio:
             **measured,
         )
         answer = self._ask(event, now_utc, np.full(n, envelope.portfolio_mw))
+        if answer.answer == "rejected" and envelope.margin_mw < 0:
+            side = "below" if event.direction == "reduce" else "above"
+            return EventAnswer(
+                event.event_id,
+                "rejected",
+                0.0,
+                f"the park's draw cannot get {side} the reference (the settlement baseline) in "
+                f"every interval of the window: {-envelope.margin_mw:.3f} MW short at best",
+            )
         if answer.answer == "rejected":
             return answer
         try:
