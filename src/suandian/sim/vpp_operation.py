@@ -168,17 +168,12 @@ class VppOperation:
         except InputError as exc:
             return portfolio.reject(event, f"no settlement baseline: {exc}")
         # The baseline read the plan's meter before the event (the day-of adjustment): keep
-        # those hours from here on, in the direction that would lower what the event delivers.
+        # those hours' meter as planned from here on (both ways: the ratio scales a profile
+        # that may be negative, so either move could lower what the event delivers).
         adjusted = adjustment_window(mask, self.method or BaselineMethod())
         keep: list[Held] = []
         if adjusted is not None:
-            keep.append(
-                (
-                    adjusted[0],
-                    adjusted[1],
-                    "reduce" if event.direction == "increase" else "increase",
-                )
-            )
+            keep = [(adjusted[0], adjusted[1], "reduce"), (adjusted[0], adjusted[1], "increase")]
         return portfolio.answer(event, now_utc=now_utc, reference_mw=baseline[mask], also_hold=keep)
 
     def _baseline(
