@@ -153,7 +153,10 @@ def main() -> None:
             print(f"{result.tags[event_id]:8} {answer.answer:9} {answer.reason}", file=sys.stderr)
     print(json.dumps(out))
     ok = (
-        out["answered"] == out["events"]
+        result.every_event_answered
+        and out["answered"] == out["events"]
+        and out["meter_mismatch_mw"] < 1e-6
+        and out["delivered_diff_mwh"] < 1e-6
         and out["delivered_within_5pct"] == out["committed_events"]
         and out["settlement_diff_cny"] < 1e-6
         and out["deadline_misses"] == 0

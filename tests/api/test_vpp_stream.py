@@ -63,11 +63,46 @@ def test_awkward_events_get_their_reasons(streamed: StreamResult) -> None:
         assert any(
             why in answer.reason for why in ("partly accepted", "holds only", "cannot get")
         ), answer.reason
+    vtn_id = {name: event_id for event_id, name in streamed.names.items()}
     for event_id in by_tag["overlap"]:
         answer = streamed.answers[event_id]
-        # Refused when the event it overlaps was committed; otherwise answered on its own.
-        if answer.answer == "rejected" and "overlaps" in answer.reason:
-            assert "one commitment per interval" in answer.reason
+        base = streamed.answers[vtn_id[streamed.names[event_id].removeprefix("overlap-")]]
+        if base.answer != "rejected":  # one commitment per interval
+            assert answer.answer == "rejected"
+            assert f"overlaps accepted event {base.event_id}" in answer.reason
+
+
+def test_an_event_off_the_conventions_is_answered_rejected(
+    world: World, xining: Park, xining_year: ParkSeries
+) -> None:
+    from suandian.api.ven_client import VenClient
+    from suandian.api.vpp_agent import VppAgent
+    from suandian.api.vpp_stream import _Bl, _client
+
+    c = world.client
+    bl = _Bl(c, "bl-x", _client(c, world.as_("admin"), "bl-x", "bl"))
+    ven = VenClient("/openadr3", "ven-x", _client(c, world.as_("admin"), "ven-x", "ven"), http=c)
+    program = bl.post("/programs", {"programName": "dr-x"})
+    # A capacity limit, not a relative setpoint: valid OpenADR, not a demand-response event.
+    event = bl.post(
+        "/events",
+        {
+            "programID": program["id"],
+            "intervalPeriod": {"start": "2025-05-20T19:00:00+08:00", "duration": "PT1H"},
+            "intervals": [
+                {"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [40000]}]}
+            ],
+        },
+    )
+    operation = VppOperation(xining, local_days(xining_year, FIRST, 30), site="nanchuan")
+    agent = VppAgent(ven, operation, program_id=program["id"])
+    (done,) = agent.poll(dt.datetime(2025, 5, 19, 10, tzinfo=dt.UTC))
+    assert done.vtn_event_id == event["id"]
+    assert done.answer.answer == "rejected"
+    assert "not a demand-response event" in done.answer.reason
+    assert agent.poll(dt.datetime(2025, 5, 19, 11, tzinfo=dt.UTC)) == []  # answered once
+    reports = bl.all("/reports", {"programID": program["id"]})
+    assert [r["eventID"] for r in reports] == [event["id"]]
 
 
 def test_no_job_misses_its_deadline(streamed: StreamResult) -> None:

@@ -105,16 +105,44 @@ def test_event_days_are_not_baseline_history(operated: tuple) -> None:  # type: 
     assert len(op.history_mw) >= 20
 
 
-def test_settlement_reconciles_with_the_meter(operated: tuple) -> None:  # type: ignore[type-arg]
+def test_settlement_uses_the_baseline_committed_against(operated: tuple) -> None:  # type: ignore[type-arg]
     _op, results = operated
+    settled = 0
     for r in results:
         for s in r.settled:
             st = s.settlement
             if st is None:
                 continue
             c = next(c for c in r.commitments if c.event.event_id == s.event.event_id)
+            np.testing.assert_array_equal(st.baseline_mw, c.reference_mw)
             np.testing.assert_allclose(st.actual_mw, r.metered_mw[c.first_step : c.end_step])
-            assert st.delivered_mwh + st.shortfall_mwh == pytest.approx(st.committed_mwh)
+            settled += 1
+    assert settled
+
+
+def test_a_later_intraday_event_the_day_before_does_not_move_a_committed_baseline(
+    xining: Park, xining_year: ParkSeries
+) -> None:
+    # Day-ahead for day D+1 is answered first (D counts with its plan); then an intraday event
+    # on D is committed, which makes D an event day. D+1 still settles on what it committed.
+    op = VppOperation(xining, local_days(xining_year, FIRST, DAYS), site=SITE)
+    for d in range(20):
+        op.close(FIRST + dt.timedelta(days=d))
+    day = FIRST + dt.timedelta(days=20)
+    after = day + dt.timedelta(days=1)
+    first = op.receive(_event(after, "reduce", (8, 10), 4.0, 4.0), now_utc=_at(day, 10))
+    second = op.receive(_event(day, "increase", (10, 12), 4.0, 4.0), now_utc=_at(day, 7))
+    assert first.answer != "rejected" and second.answer != "rejected"
+    op.close(day)
+    assert day in op.event_days  # the history D+1's baseline counted D in has changed
+    (settled,) = op.close(after).settled
+    assert settled.settlement is not None
+    assert settled.settlement.delivered_mwh == pytest.approx(
+        settled.settlement.committed_mwh, rel=1e-6
+    )
+    # An id answered once is not answered again, on any day.
+    again = op.receive(_event(after, "reduce", (8, 10), 4.0, 4.0), now_utc=_at(day, 10))
+    assert again.answer == "rejected" and "answered already" in again.reason
 
 
 def test_closed_days_and_unknown_days_are_refused(xining: Park, xining_year: ParkSeries) -> None:

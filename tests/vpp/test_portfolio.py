@@ -182,3 +182,24 @@ def test_inputs_without_times_are_refused() -> None:
     )
     with pytest.raises(InputError, match="index_utc"):
         Portfolio(inputs, dispatch(inputs))
+
+
+def test_an_intraday_answer_leaves_the_hours_that_began_as_planned() -> None:
+    pf = _battery_portfolio()
+    before = pf.plan
+    # Received a minute into hour 4: hours 0–4 have begun and stay idle, so the battery holds
+    # its 10 MWh into [5, 7): 5 MW for two hours (without the freeze it could charge first
+    # and give 10 MW, as the first test shows).
+    answer = pf.answer(_event("i", 5, 7, 10.0), now_utc=INDEX[4] + pd.Timedelta(minutes=1))
+    assert answer.answer == "partial"
+    assert answer.committed_mw == pytest.approx(5.0, abs=1e-5)
+    np.testing.assert_allclose(pf.plan.battery_charge_mw[:, :5], before.battery_charge_mw[:, :5])
+    np.testing.assert_allclose(pf.plan.grid_import_mw[:5], before.grid_import_mw[:5])
+    check_invariants(pf.inputs, pf.plan)
+
+
+def test_prices_that_are_not_numbers_are_refused() -> None:
+    pf = _battery_portfolio()
+    bad = DemandResponseEvent("n", "reduce", INDEX[2], INDEX[4], 1.0, float("nan"))
+    answer = pf.answer(bad, now_utc=NOW)
+    assert answer.answer == "rejected" and "finite" in answer.reason

@@ -7,7 +7,9 @@ the virtual power plant's operation of a site (:class:`~suandian.sim.vpp_operati
   demand-response event (:func:`~suandian.api.openadr_dr.to_dr_event`), lets the operation answer
   it (which re-plans the day when committing) and posts the answer as a report (``answer``);
   an event that does not follow the conventions of docs/openadr.md is answered ``rejected`` with
-  the reason, so every event gets an answer;
+  the reason, so every event gets an answer; an answer whose report could not be posted is
+  posted again at the next poll (the operation is not asked twice). An event changed on the VTN
+  after it was answered keeps its first answer (changes are not re-read);
 - :meth:`VppAgent.close_day` closes a day in the operation (meter, settle) and posts a
   ``delivery`` report for each settled event: baseline, metered power and delivered power per
   interval, from which the grid operator's side settles on its own.
@@ -55,6 +57,10 @@ class VppAgent:
     delivery_reports: dict[str, str] = field(default_factory=dict)
     """Event id → id of its delivery report."""
     on_answer: Callable[[AnsweredEvent], None] | None = None
+    _pending: dict[str, tuple[EventAnswer, dt.datetime, dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    """Answers decided but not yet posted (the post failed)."""
 
     def poll(self, now_utc: dt.datetime) -> list[AnsweredEvent]:
         """Answer every event of the program not answered yet, as received at ``now_utc``."""
@@ -62,6 +68,9 @@ class VppAgent:
         for obj in self.ven.events(self.program_id):
             event_id = str(obj.get("id", ""))
             if event_id in self.answered:
+                continue
+            if event_id in self._pending:
+                out.append(self._post_answer(event_id))
                 continue
             out.append(self._answer(obj, now_utc))
         return out
@@ -71,7 +80,7 @@ class VppAgent:
         step = dt.timedelta(minutes=self.operation.resolution_min)
         try:
             event = to_dr_event(obj, received_utc=now_utc, step_min=self.operation.resolution_min)
-        except InputError as exc:
+        except (InputError, OverflowError) as exc:  # a window past the calendar overflows
             answer = EventAnswer(event_id, "rejected", 0.0, f"not a demand-response event: {exc}")
             body = answer_report(
                 self.program_id,
@@ -93,8 +102,16 @@ class VppAgent:
                 start_utc=event.start_utc,
                 duration=event.end_utc - event.start_utc,
             )
+        # Kept before posting: if the post fails, the next poll posts this answer again
+        # instead of asking the operation twice.
+        self._pending[event_id] = (answer, now_utc, body)
+        return self._post_answer(event_id)
+
+    def _post_answer(self, event_id: str) -> AnsweredEvent:
+        answer, received, body = self._pending[event_id]
         report = self.ven.post_report(body)
-        done = AnsweredEvent(event_id, answer, now_utc, str(report["id"]))
+        del self._pending[event_id]
+        done = AnsweredEvent(event_id, answer, received, str(report["id"]))
         self.answered[event_id] = done
         if self.on_answer is not None:
             self.on_answer(done)

@@ -51,10 +51,14 @@ class StreamResult:
 
     posted: int
     """Events the grid operator posted (and the VTN stored)."""
+    unposted: int
+    """Events of the stream received after the operated period: never posted."""
     answers: dict[str, EventAnswer]
     """VTN event id → the park's answer, as read back from its answer report."""
     tags: dict[str, str]
     """VTN event id → the stream's tag (regular, overlap, late, huge)."""
+    names: dict[str, str]
+    """VTN event id → the stream's own event id (the event's ``eventName``)."""
     settled: list[SettledEvent]
     """The park's settlements (accepted and partly accepted events), ids as on the VTN."""
     days: list[DayResult]
@@ -71,7 +75,7 @@ class StreamResult:
 
     @property
     def every_event_answered(self) -> bool:
-        return len(self.answers) == self.posted
+        return self.unposted == 0 and len(self.answers) == self.posted
 
     @property
     def counts(self) -> dict[str, int]:
@@ -165,6 +169,7 @@ def run_stream(
     step_min = operation.resolution_min
     queue = sorted(stream, key=lambda s: s.received_utc)
     tags: dict[str, str] = {}
+    names: dict[str, str] = {}
     days: list[DayResult] = []
     k = 0
     day = operation.first_day
@@ -177,6 +182,7 @@ def run_stream(
                 event_body(str(program["id"]), item.event, step_min=step_min),
             )
             tags[str(posted["id"])] = item.tag
+            names[str(posted["id"])] = item.event.event_id
             agent.poll(item.received_utc)
             k += 1
         days.append(agent.close_day(day))
@@ -199,11 +205,15 @@ def run_stream(
             continue
         event_id = report["eventID"]
         delivery = parse_delivery_report(report)
-        price, penalty_price = _prices(events[event_id])
+        price, penalty_price, sign = _terms(events[event_id])
         hours = delivery["duration_s"] / 3600.0
-        delivered = float(np.sum(np.abs(delivery["delta_usage_kw"]) * hours)) / _KWH_PER_MWH
         answer = answers.get(event_id)
         committed_mw = 0.0 if answer is None else answer.committed_mw
+        # The grid operator's own settlement: baseline and metered usage from the report,
+        # the commitment from the answer report, the rules of the program.
+        change_kw = sign * (delivery["baseline_kw"] - delivery["usage_kw"])
+        delivered_kw = np.clip(change_kw, 0.0, committed_mw * _KWH_PER_MWH)
+        delivered = float(np.sum(delivered_kw * hours)) / _KWH_PER_MWH
         committed = committed_mw * float(np.sum(hours))
         delivered_mwh += delivered
         revenue += delivered * _KWH_PER_MWH * price
@@ -220,8 +230,10 @@ def run_stream(
                 mismatch = max(mismatch, float(np.max(np.abs(usage - metered))))
     return StreamResult(
         posted=len(tags),
+        unposted=len(queue) - k,
         answers=answers,
         tags=tags,
+        names=names,
         settled=settled,
         days=days,
         delivered_by_reports_mwh=delivered_mwh,
@@ -235,7 +247,9 @@ def run_stream(
     )
 
 
-def _prices(event: dict[str, Any]) -> tuple[float, float]:
-    """PRICE and PENALTY_PRICE of an event as the grid operator posted it. [CNY/kWh]"""
+def _terms(event: dict[str, Any]) -> tuple[float, float, float]:
+    """PRICE and PENALTY_PRICE [CNY/kWh] of an event as the grid operator posted it, and +1 for
+    a reduction (negative setpoint), −1 for an increase."""
     payloads = {p["type"]: float(p["values"][0]) for p in event["intervals"][0]["payloads"]}
-    return payloads.get("PRICE", 0.0), payloads.get("PENALTY_PRICE", 0.0)
+    sign = 1.0 if payloads["DISPATCH_SETPOINT_RELATIVE"] < 0 else -1.0
+    return payloads.get("PRICE", 0.0), payloads.get("PENALTY_PRICE", 0.0), sign

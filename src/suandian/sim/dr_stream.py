@@ -67,6 +67,7 @@ def event_stream(
         )
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(slots, size=n_regular + n_awkward, replace=False))
+    huge = set(rng.choice(len(chosen), size=n_awkward, replace=False).tolist())
     out: list[StreamEvent] = []
     regular: list[StreamEvent] = []
     for k, slot in enumerate(chosen):
@@ -80,7 +81,7 @@ def event_stream(
             direction, start_h = "increase", float(rng.integers(11, 16 - hours))
             price = 0.2
         target = round(float(rng.uniform(*target_mw)), 1)
-        tag = "huge" if k >= n_regular else "regular"
+        tag = "huge" if k in huge else "regular"
         if tag == "huge":
             target = round(10 * target_mw[1], 1)
         intraday = rng.random() < 0.2

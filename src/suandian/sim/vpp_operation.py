@@ -3,22 +3,28 @@
 :class:`VppOperation` plans each local day of the site with the dispatch LP (one solve over the
 day, the batteries' end state as the scenario says), answers the demand-response events received
 for that day with a :class:`~suandian.vpp.portfolio.Portfolio`, meters the day when it closes
-and settles its events against a customer baseline built from the metered days before
+and settles its events against their customer baseline
 (:func:`~suandian.vpp.baseline.event_baseline`, days with events excluded).
+
+**The baseline is fixed when the event is answered** and the commitment is made against it
+(the commitment's ``reference_mw``), so that what the park commits is what it is settled on:
+its similar days are those known then — closed days with their meter, days not closed yet with
+their current plan (the meter they will have, see below) or, when they already hold
+commitments, excluded as event days — and its day-of adjustment reads the plan's meter in the
+adjustment hours, which are then held as planned by every later re-plan of the day. A later
+change to the history (a day before becoming an event day by an intraday event answered after)
+does not move a baseline already committed against.
 
 What "metered" means here: the site's grid exchange (import − export) of the day's final plan,
 i.e. the simulation's realised day follows the plan exactly (no forecast error between planning
-and metering). Delivery is therefore tracked twice, and both are reported:
-
-- **physical** — the metered shift against the plan before the event (the commitment's
-  ``reference_mw``: what the park would have drawn without it), which the portfolio delivers
-  by construction;
-- **settled** — against the baseline of similar days, which is what the grid pays: it also
-  carries the day's own difference from its similar days (weather, the day of the week), which
-  the park neither causes nor controls.
+and metering). The commitment also keeps the plan's meter before the event
+(``plan_before_mw``): the shift against it is the park's physical effort, which can differ
+from the settled delivery by the day's own difference from its similar days (weather, the day
+of the week).
 
 Events are answered within one local day: a window that crosses the local midnight is outside
-the day's plan and is rejected with that reason.
+the day's plan and is rejected with that reason. Intervals that have begun when an event is
+received are not re-planned. An event id answered once (on any day) is not answered again.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from suandian.core.errors import InputError
-from suandian.core.times import local_date_start_utc, local_day
+from suandian.core.errors import InputError, SuandianError
+from suandian.core.times import local_date_start_utc, local_day, require_utc
 from suandian.sim.park import local_days
 
 if TYPE_CHECKING:
@@ -92,6 +98,8 @@ class VppOperation:
     progress: Callable[[str], None] | None = None
     history_mw: dict[dt.date, FloatArray] = field(default_factory=dict)
     event_days: set[dt.date] = field(default_factory=set)
+    answered: dict[str, EventAnswer] = field(default_factory=dict)
+    """Every event id answered, with its answer."""
     _open: dict[dt.date, Portfolio] = field(default_factory=dict)
     _closed: set[dt.date] = field(default_factory=set)
 
@@ -140,10 +148,31 @@ class VppOperation:
 
         The commitment is measured against the event's settlement baseline (the similar days'
         meter, adjusted by the plan's meter before the event), so that what the park commits is
-        what it is paid for; without enough metered history the event is rejected.
+        what it is paid for; without enough metered history the event is rejected. Every event
+        gets an answer: what cannot be planned is rejected with the reason.
         """
+        from suandian.vpp import EventAnswer
+
+        earlier = self.answered.get(event.event_id)
+        if earlier is not None:
+            return EventAnswer(
+                event.event_id,
+                "rejected",
+                0.0,
+                f"event {event.event_id} was answered already ({earlier.answer}); an event id is "
+                "answered once",
+            )
+        try:
+            answer = self._receive(event, now_utc)
+        except SuandianError as exc:
+            answer = EventAnswer(event.event_id, "rejected", 0.0, f"cannot be planned: {exc}")
+        self.answered[event.event_id] = answer
+        return answer
+
+    def _receive(self, event: DemandResponseEvent, now_utc: dt.datetime) -> EventAnswer:
         from suandian.vpp import BaselineMethod, EventAnswer, adjustment_window, net_exchange_mw
 
+        require_utc(now_utc, "now_utc")
         try:
             day = self._event_day(event)
         except (TypeError, ValueError) as exc:
@@ -164,7 +193,7 @@ class VppOperation:
         mask = np.zeros(portfolio.inputs.n_steps, dtype=bool)
         mask[first:end] = True
         try:
-            baseline = self._baseline(day, mask, net_exchange_mw(portfolio.plan), provisional=True)
+            baseline = self._baseline(day, mask, net_exchange_mw(portfolio.plan))
         except InputError as exc:
             return portfolio.reject(event, f"no settlement baseline: {exc}")
         # The baseline read the plan's meter before the event (the day-of adjustment): keep
@@ -176,32 +205,24 @@ class VppOperation:
             keep = [(adjusted[0], adjusted[1], "reduce"), (adjusted[0], adjusted[1], "increase")]
         return portfolio.answer(event, now_utc=now_utc, reference_mw=baseline[mask], also_hold=keep)
 
-    def _baseline(
-        self, day: dt.date, mask: BoolArray, actual_mw: FloatArray, *, provisional: bool = False
-    ) -> FloatArray:
-        """The event's baseline over the day: similar days' meter, adjusted by ``actual_mw``.
-
-        ``provisional``: when answering, days before ``day`` not closed yet count with their
-        current plan as the meter they will have (the simulation meters the plan), or as event
-        days when they hold commitments, so that the baseline committed against is the one
-        settled on.
-        """
+    def _baseline(self, day: dt.date, mask: BoolArray, actual_mw: FloatArray) -> FloatArray:
+        """The event's baseline over the day as known now (module docstring): the similar days'
+        meter — days not closed yet with their current plan, or as event days when they hold
+        commitments — adjusted by ``actual_mw`` (the day's plan)."""
         from suandian.vpp import BaselineMethod, event_baseline, net_exchange_mw
 
-        history: dict[dt.date, FloatArray] = self.history_mw
+        history: dict[dt.date, FloatArray] = dict(self.history_mw)
         excluded = set(self.event_days)
-        if provisional:
-            history = dict(history)
-            lookback = (self.method or BaselineMethod()).lookback_days
-            for back in range(1, lookback + 1):
-                other = day - dt.timedelta(days=back)
-                if other in self._closed or other < self.first_day:
-                    continue
-                portfolio = self.portfolio(other)  # planned now if not yet
-                if portfolio.commitments:
-                    excluded.add(other)
-                else:
-                    history[other] = net_exchange_mw(portfolio.plan)
+        lookback = (self.method or BaselineMethod()).lookback_days
+        for back in range(1, lookback + 1):
+            other = day - dt.timedelta(days=back)
+            if other in self._closed or other < self.first_day:
+                continue
+            portfolio = self.portfolio(other)  # planned now if not yet
+            if portfolio.commitments:
+                excluded.add(other)
+            else:
+                history[other] = net_exchange_mw(portfolio.plan)
         return event_baseline(
             history,
             day,
@@ -231,7 +252,7 @@ class VppOperation:
                 settled.append(self._record(event, answer, None))
                 continue
             try:
-                settlement = self._settle(day, commitment, metered)
+                settlement = self._settle(commitment, metered)
             except InputError as exc:
                 notes.append(f"event {answer.event_id} not settled: {exc}")
                 settlement = None
@@ -287,17 +308,15 @@ class VppOperation:
             step_min=self.resolution_min,
         )
 
-    def _settle(self, day: dt.date, commitment: Commitment, metered: FloatArray) -> EventSettlement:
+    def _settle(self, commitment: Commitment, metered: FloatArray) -> EventSettlement:
         from suandian.vpp import settle_event
 
-        mask = np.zeros(metered.size, dtype=bool)
-        mask[commitment.first_step : commitment.end_step] = True
-        baseline = self._baseline(day, mask, metered)
+        sl = slice(commitment.first_step, commitment.end_step)
         event = commitment.event
         return settle_event(
             direction=event.direction,
-            baseline_mw=baseline[mask],
-            actual_mw=metered[mask],
+            baseline_mw=commitment.reference_mw,  # fixed when answered (module docstring)
+            actual_mw=metered[sl],
             committed_mw=commitment.committed_mw,
             price_cny_per_kwh=event.price_cny_per_kwh,
             penalty_cny_per_kwh=event.penalty_cny_per_kwh,

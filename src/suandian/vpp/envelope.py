@@ -198,6 +198,7 @@ class _EnvelopeLp:
         resources: tuple[str, ...],
         held: Sequence[Held] = (),
         reference_mw: FloatArray | None = None,
+        fixed_steps: int = 0,
     ) -> None:
         _check_plan(inputs, plan)
         if not resources:
@@ -231,6 +232,7 @@ class _EnvelopeLp:
         self._f_index = [f_names.index(r) for r in resources if r in f_names]
         self.problem: DispatchProblem = build_problem(inputs, plan.objective, extra=(self._define,))
         lp = self.problem.lp
+        self._fix_past(plan, fixed_steps)
         self.delta_col = int(lp.variables["envelope-delta"][0])
         names = [
             "envelope-resource",
@@ -247,6 +249,33 @@ class _EnvelopeLp:
         self.all_rows = np.concatenate([r.reshape(-1) for r in self.rows.values()]).astype(np.int32)
         self.cost = lp.col_cost.copy()
         self.stage = "replay"
+
+    def _fix_past(self, plan: DispatchResult, fixed_steps: int) -> None:
+        """Hold every decision of the first ``fixed_steps`` intervals at the plan's value: they
+        have begun (an intraday answer cannot re-plan what already happened)."""
+        n_t = self.inputs.n_steps
+        if not 0 <= fixed_steps <= n_t:
+            raise InputError(f"fixed_steps: {fixed_steps}; need 0 … {n_t}")
+        if fixed_steps == 0:
+            return
+        v = self.problem.lp.variables
+        planned = {
+            "battery-charge": plan.battery_charge_mw,
+            "battery-discharge": plan.battery_discharge_mw,
+            "generator-p": plan.generator_p_mw,
+            "grid-export": plan.grid_export_mw,
+            "flex-p": plan.flex.dense(n_t),
+        }
+        cols: list[npt.NDArray[np.int64]] = []
+        values: list[FloatArray] = []
+        for name, value in planned.items():
+            index = np.asarray(v[name])[..., :fixed_steps].reshape(-1)
+            held = np.asarray(value, dtype=np.float64)[..., :fixed_steps].reshape(-1)
+            cols.append(index[index >= 0])
+            values.append(held[index >= 0])
+        col = np.concatenate(cols).astype(np.int32)
+        val = np.concatenate(values)
+        self.problem.highs.changeColsBounds(col.size, col, val, val)
 
     def _define(self, lp: LinearProblem, inputs: DispatchInputs) -> None:
         """``envelope-delta``, the row blocks of the module docstring (all free) and, to raise
@@ -462,6 +491,7 @@ def flexibility_envelope(
     resources: Sequence[str] | None = None,
     held: Sequence[Held] = (),
     reference_mw: FloatArray | None = None,
+    fixed_steps: int = 0,
 ) -> Envelope:
     """The largest Δ the park can lower or raise its draw by in every interval of a window.
 
@@ -483,7 +513,10 @@ def flexibility_envelope(
     reference_mw : (T,) array, optional
         Measure the meter's shift against this import − export (e.g. a settlement baseline)
         instead of the plan's, and ask only the meter to move: Δ is then what the park can
-        commit against that reference (0 if it cannot reach it). Inside the window only. [MW]
+        commit against that reference (0 if it cannot reach it). Inside the window only. The
+        ``envelope-set`` rows are then off: only the meter is asked to move. [MW]
+    fixed_steps : int
+        The first intervals have begun: every decision in them stays as planned (default 0).
 
     Returns
     -------
@@ -501,7 +534,13 @@ def flexibility_envelope(
     _check_window(inputs, first_step, end_step)
     chosen = _resolve_resources(inputs, resources)
     env = _EnvelopeLp(
-        inputs, plan, direction=direction, resources=chosen, held=held, reference_mw=reference_mw
+        inputs,
+        plan,
+        direction=direction,
+        resources=chosen,
+        held=held,
+        reference_mw=reference_mw,
+        fixed_steps=fixed_steps,
     )
     per = {
         name: max(env.max_delta(first_step, end_step, i), 0.0)
@@ -554,6 +593,7 @@ def replay_envelope(
     resources: Sequence[str] | None = None,
     held: Sequence[Held] = (),
     reference_mw: FloatArray | None = None,
+    fixed_steps: int = 0,
 ) -> DispatchResult:
     """The cheapest re-plan in which ``resources`` shift by ``delta_mw`` throughout the window,
     keeping the ``held`` commitments of ``plan``.
@@ -565,7 +605,13 @@ def replay_envelope(
         raise InputError(f"delta_mw: {delta_mw} must be a number of MW ≥ 0")
     chosen = _resolve_resources(inputs, resources)
     env = _EnvelopeLp(
-        inputs, plan, direction=direction, resources=chosen, held=held, reference_mw=reference_mw
+        inputs,
+        plan,
+        direction=direction,
+        resources=chosen,
+        held=held,
+        reference_mw=reference_mw,
+        fixed_steps=fixed_steps,
     )
     return env.replay(first_step, end_step, float(delta_mw))
 

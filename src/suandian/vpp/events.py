@@ -96,8 +96,12 @@ def _problem(event: DemandResponseEvent, now_utc: dt.datetime, step_min: int) ->
         )
     if not np.isfinite(event.target_mw) or event.target_mw <= 0:
         return f"target_mw: {event.target_mw} must be a positive number of MW"
-    if event.price_cny_per_kwh < 0 or event.penalty_cny_per_kwh < 0:
-        return "price_cny_per_kwh and penalty_cny_per_kwh must be ≥ 0"
+    prices = (event.price_cny_per_kwh, event.penalty_cny_per_kwh)
+    if not all(np.isfinite(p) and p >= 0 for p in prices):
+        return (
+            f"price_cny_per_kwh and penalty_cny_per_kwh must be finite numbers ≥ 0 (got "
+            f"{prices[0]}, {prices[1]})"
+        )
     return None
 
 
@@ -120,7 +124,7 @@ def answer_event(
     def rejected(reason: str) -> EventAnswer:
         return EventAnswer(event.event_id, "rejected", 0.0, reason)
 
-    problem = _problem(event, now_utc, step_min)
+    problem = _problem(event, require_utc(now_utc, "now_utc").to_pydatetime(), step_min)
     if problem is not None:
         return rejected(problem)
     clash = next((a for a in accepted if a.overlaps(event)), None)

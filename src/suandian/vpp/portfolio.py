@@ -61,7 +61,9 @@ class Commitment:
     envelope_mw: float
     """What the portfolio could hold through the window when the event was answered. [MW]"""
     reference_mw: FloatArray
-    """(window,) planned grid exchange (import − export) before the event. [MW]"""
+    """(window,) grid exchange (import − export) the delivery is measured against: the
+    ``reference_mw`` given to :meth:`Portfolio.answer` (e.g. the settlement baseline), else the
+    plan's before the event. [MW]"""
     planned_mw: FloatArray
     """(window,) planned grid exchange after the re-plan. [MW]"""
     split_mw: Mapping[str, FloatArray]
@@ -72,6 +74,8 @@ class Commitment:
     negative when the event moves load to cheaper hours)."""
     delay_mwh_h: float
     """Energy of flexible loads served later than planned before, times the delay. [MWh·h]"""
+    plan_before_mw: FloatArray | None = None
+    """(window,) the plan's grid exchange before the event. [MW]"""
     also_held: tuple[Held, ...] = ()
     """Further windows kept from this answer on (e.g. the hours the baseline's day-of
     adjustment reads)."""
@@ -300,7 +304,8 @@ class Portfolio:
         assert window is not None  # checked
         first, end = window
         n = end - first
-        reference = net_exchange_mw(self.plan)
+        before_x = net_exchange_mw(self.plan)
+        reference = before_x.copy()
         if reference_mw is not None:
             given = np.asarray(reference_mw, dtype=np.float64)
             if given.shape != (end - first,):
@@ -309,17 +314,17 @@ class Portfolio:
                     f"{end - first}, one per interval of the event"
                 )
             reference[first:end] = given
-        measured = {"reference_mw": reference} if reference_mw is not None else {}
-        envelope = flexibility_envelope(
-            self.inputs,
-            self.plan,
-            first_step=first,
-            end_step=end,
-            direction=event.direction,
-            resources=self.resources,
-            held=[*self.held, *also_hold],
-            **measured,
-        )
+        # Intervals that have begun stay as planned; the rest may be re-planned.
+        common = {
+            "first_step": first,
+            "end_step": end,
+            "direction": event.direction,
+            "resources": self.resources,
+            "held": [*self.held, *also_hold],
+            "reference_mw": reference if reference_mw is not None else None,
+            "fixed_steps": int(self._index.searchsorted(pd.Timestamp(now_utc), side="left")),
+        }
+        envelope = flexibility_envelope(self.inputs, self.plan, **common)  # type: ignore[arg-type]
         answer = self._ask(event, now_utc, np.full(n, envelope.portfolio_mw))
         if answer.answer == "rejected" and envelope.margin_mw < 0:
             side = "below" if event.direction == "reduce" else "above"
@@ -336,13 +341,8 @@ class Portfolio:
             replan = replay_envelope(
                 self.inputs,
                 self.plan,
-                first_step=first,
-                end_step=end,
-                direction=event.direction,
                 delta_mw=answer.committed_mw,
-                resources=self.resources,
-                held=[*self.held, *also_hold],
-                **measured,
+                **common,  # type: ignore[arg-type]
             )
         except InfeasiblePlan as exc:  # the envelope's Δ less its tolerance always replays
             return EventAnswer(event.event_id, "rejected", 0.0, f"re-plan failed: {exc}")
@@ -371,6 +371,7 @@ class Portfolio:
                 end_step=end,
                 envelope_mw=envelope.portfolio_mw,
                 reference_mw=reference[first:end].copy(),
+                plan_before_mw=before_x[first:end].copy(),
                 planned_mw=after_x[first:end].copy(),
                 split_mw=split,
                 replan_cost_cny=cost,
