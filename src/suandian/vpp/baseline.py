@@ -230,7 +230,9 @@ def event_baseline(
                     np.clip(seen / expected, 1.0 - method.adjust_cap_pu, 1.0 + method.adjust_cap_pu)
                 )
             else:
-                notes.append("no day-of adjustment: the baseline is zero in its window")
+                notes.append(
+                    "no day-of adjustment: the baseline is not positive in its window (a ratio of a net export means nothing)"
+                )
     return Baseline(
         profile_mw=profile,
         adjusted_mw=profile * factor,
