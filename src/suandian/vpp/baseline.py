@@ -231,7 +231,8 @@ def event_baseline(
                 )
             else:
                 notes.append(
-                    "no day-of adjustment: the baseline is not positive in its window (a ratio of a net export means nothing)"
+                    "no day-of adjustment: the baseline is not positive in its window (a ratio "
+                    "of a net export means nothing)"
                 )
     return Baseline(
         profile_mw=profile,
