@@ -158,3 +158,20 @@ def test_closed_days_and_unknown_days_are_refused(xining: Park, xining_year: Par
     assert answer.answer == "rejected" and "no settlement baseline" in answer.reason
     check_invariants(op.portfolio(second).inputs, op.portfolio(second).plan)
     assert net_exchange_mw(op.portfolio(second).plan).shape == (96,)
+
+
+def test_delivery_is_tracked_as_the_event_runs(xining: Park, xining_year: ParkSeries) -> None:
+    op = VppOperation(xining, local_days(xining_year, FIRST, DAYS), site=SITE)
+    for d in range(20):
+        op.close(FIRST + dt.timedelta(days=d))
+    day = FIRST + dt.timedelta(days=20)
+    answer = op.receive(_event(day, "increase", (10, 12), 4.0, 1.0), now_utc=_at(day, 7))
+    assert answer.answer == "accepted"
+    assert op.delivery(_at(day, 10)) == []  # under way, nothing metered yet
+    (status,) = op.delivery(_at(day, 10.5))  # two 15-min intervals have ended
+    assert (status.elapsed_steps, status.window_steps) == (2, 8)
+    assert status.due_mwh == pytest.approx(4.0 * 0.5)
+    assert status.delivered_mwh == pytest.approx(status.due_mwh, rel=1e-6) and status.on_track
+    (done,) = op.delivery(_at(day, 12))
+    assert done.elapsed_steps == 8
+    assert op.delivery(_at(day, 13)) == []  # over

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from suandian.vpp import (
         BaselineMethod,
         Commitment,
+        DeliveryStatus,
         DemandResponseEvent,
         EventAnswer,
         EventSettlement,
@@ -231,6 +232,30 @@ class VppOperation:
             method=self.method,
             excluded_days=excluded,
         ).adjusted_mw
+
+    def delivery(self, now_utc: dt.datetime) -> list[DeliveryStatus]:
+        """How each committed event under way at ``now_utc`` is delivering, from the meter of
+        its intervals that have ended (the simulation meters the plan)."""
+        from suandian.vpp import delivery_so_far, net_exchange_mw
+
+        now = require_utc(now_utc, "now_utc")
+        out: list[DeliveryStatus] = []
+        for portfolio in self._open.values():
+            index = portfolio.inputs.index_utc
+            assert index is not None  # a portfolio needs it
+            step = pd.Timedelta(minutes=self.resolution_min)
+            ended = int(index.searchsorted(now - step, side="right"))
+            metered = net_exchange_mw(portfolio.plan)
+            for c in portfolio.commitments:
+                if not c.first_step < ended or c.event.end_utc <= now - step:
+                    continue
+                last = min(ended, c.end_step)
+                out.append(
+                    delivery_so_far(
+                        c, metered[c.first_step : last], interval_h=self.resolution_min / 60.0
+                    )
+                )
+        return out
 
     def close(self, day: dt.date) -> DayResult:
         """Meter ``day``, add it to the baselines' history and settle its events."""
