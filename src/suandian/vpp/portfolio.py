@@ -7,7 +7,9 @@ local day at 15 min) and the events it has committed to. For each event it:
    envelope: window, grid, time, target, price, overlap with accepted events) and that its
    window lies inside the plan's horizon;
 2. computes the portfolio's flexibility envelope over the window
-   (:func:`~suandian.vpp.envelope.flexibility_envelope`), keeping every commitment already made;
+   (:func:`~suandian.vpp.envelope.flexibility_envelope`) against a reference — the settlement
+   baseline when one is given, else the plan's own meter — keeping every commitment already
+   made and leaving the intervals that have begun as planned;
 3. answers with :func:`~suandian.vpp.events.answer_event`: accepted, partly accepted at what the
    envelope holds, or rejected;
 4. re-plans: the cheapest plan that shifts the meter by the committed power in every interval of
@@ -16,11 +18,11 @@ local day at 15 min) and the events it has committed to. For each event it:
    and every flexible load's window (deadlines kept) — and declines the event when that re-plan
    costs more than the event pays at full delivery.
 
-The commitment records the meter's planned exchange before the event (``reference_mw``, what
-the park would have drawn without it) and after, each resource's share, the re-plan's cost and
+The commitment records the reference (``reference_mw``), the plan's meter before the event
+(``plan_before_mw``) and after (``planned_mw``), each resource's share, the re-plan's cost and
 the delay it imposes on flexible loads (MWh·h: energy served later than in the plan before,
-times how much later). :func:`delivery_so_far` compares metered exchange with both as the event
-runs.
+times how much later). :func:`delivery_so_far` compares the metered exchange with the reference
+as the event runs.
 """
 
 from __future__ import annotations
