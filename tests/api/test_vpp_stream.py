@@ -4,31 +4,50 @@ re-planned, delivered, reported and settled by both sides to the same figures.""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from suandian.api import create_app
 from suandian.api.vpp_stream import StreamResult, run_stream
 from suandian.scenario.model import Park
 from suandian.sim.dr_stream import event_stream
 from suandian.sim.park import ParkSeries, local_days
 from suandian.sim.vpp_operation import VppOperation
 
-from .conftest import World
+from .conftest import World, grant_tokens, make_settings
 
 FIRST = dt.date(2025, 5, 1)
 DAYS = 45
 
 
-@pytest.fixture
-def streamed(world: World, xining: Park, xining_year: ParkSeries) -> StreamResult:
-    operation = VppOperation(xining, local_days(xining_year, FIRST, DAYS), site="nanchuan")
-    stream = event_stream(
-        FIRST + dt.timedelta(days=25), FIRST + dt.timedelta(days=DAYS - 1), n_events=16, n_awkward=2
-    )
-    return run_stream(
-        world.client, admin_headers=world.as_("admin"), operation=operation, stream=stream
-    )
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def streamed(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    xining: Park,
+    xining_year: ParkSeries,
+) -> Iterator[StreamResult]:
+    """The stream run once per database for the whole module (it takes a few seconds)."""
+    settings_of = make_settings(request, tmp_path_factory.mktemp("vpp-stream"))
+    settings = next(settings_of)
+    try:
+        headers = grant_tokens(settings)
+        operation = VppOperation(xining, local_days(xining_year, FIRST, DAYS), site="nanchuan")
+        stream = event_stream(
+            FIRST + dt.timedelta(days=25),
+            FIRST + dt.timedelta(days=DAYS - 1),
+            n_events=16,
+            n_awkward=2,
+        )
+        with TestClient(create_app(settings, park=xining)) as client:
+            yield run_stream(
+                client, admin_headers=headers["admin"], operation=operation, stream=stream
+            )
+    finally:
+        settings_of.close()  # drops the PostgreSQL schema
 
 
 def test_every_event_is_answered_and_both_sides_settle_alike(streamed: StreamResult) -> None:
