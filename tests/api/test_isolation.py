@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from suandian.api import create_app
 from suandian.meters.importer import import_readings
 from suandian.scenario.model import Park
 from suandian.sim.metering import simulated_readings
 from suandian.sim.park import simulate
 
-from .conftest import World
+from .conftest import World, grant_tokens, make_settings
 
 OTHER = {"dc": "silicon", "silicon": "dc"}
 ASSET = {"dc": "dc-nanchuan", "silicon": "silicon-a"}
@@ -43,8 +46,24 @@ def _markers(tenant: str) -> list[str]:
     return [ASSET[tenant], JOB[tenant], f"{tenant}-user"]
 
 
-@pytest.fixture
-def loaded(world: World, xining: Park) -> World:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def loaded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, xining: Park
+) -> Iterator[World]:
+    """One loaded service per database for the module: the tests only read."""
+    settings_of = make_settings(request, tmp_path_factory.mktemp("isolation"))
+    settings = next(settings_of)
+    try:
+        headers = grant_tokens(settings)
+        app = create_app(settings, park=xining)
+        with TestClient(app) as client:
+            world = World(app, client, settings, headers, backend=str(request.param))
+            yield _load(world, xining)
+    finally:
+        settings_of.close()  # drops the PostgreSQL schema
+
+
+def _load(world: World, xining: Park) -> World:
     series = simulate(xining, start=dt.date(2025, 7, 1), days=1)
     with world.app.state.platform.readings() as store:
         import_readings(store, simulated_readings(xining, series))

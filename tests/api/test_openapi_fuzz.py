@@ -44,7 +44,7 @@ def fuzz_schema(tmp_path_factory: pytest.TempPathFactory, xining: Park) -> Itera
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 10
 """Generated requests per operation and generation mode (valid and invalid inputs)."""
 
 
