@@ -129,3 +129,49 @@ def test_no_job_misses_its_deadline(streamed: StreamResult) -> None:
         assert day.unserved_flex_mwh == pytest.approx(0.0, abs=1e-6)
         for c in day.commitments:
             assert np.all(c.planned_shift_mw >= c.committed_mw - 1e-5)
+
+
+def test_an_answer_whose_post_failed_is_posted_again_without_deciding_twice() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from suandian.api.openadr_dr import event_body
+    from suandian.api.ven_client import VtnError
+    from suandian.api.vpp_agent import VppAgent
+    from suandian.vpp import DemandResponseEvent, EventAnswer
+
+    start = dt.datetime(2025, 5, 20, 11, tzinfo=dt.UTC)
+    event = DemandResponseEvent("e", "reduce", start, start + dt.timedelta(hours=1), 5.0, 4.0)
+    obj = {**event_body("p", event, step_min=15), "id": "event-1"}
+
+    class FlakyVen:
+        def __init__(self) -> None:
+            self.posts: list[dict[str, Any]] = []
+
+        def events(self, program_id: str) -> list[dict[str, Any]]:
+            return [obj]
+
+        def post_report(self, body: dict[str, Any]) -> dict[str, Any]:
+            self.posts.append(body)
+            if len(self.posts) == 1:
+                raise VtnError("VTN unreachable")
+            return {"id": "report-1"}
+
+    decided: list[str] = []
+
+    def receive(dr: DemandResponseEvent, *, now_utc: dt.datetime) -> EventAnswer:
+        decided.append(dr.event_id)
+        return EventAnswer(dr.event_id, "accepted", dr.target_mw, "")
+
+    ven = FlakyVen()
+    operation = SimpleNamespace(resolution_min=15, receive=receive)
+    agent = VppAgent(ven, operation, program_id="p")  # type: ignore[arg-type]
+    now = dt.datetime(2025, 5, 19, 10, tzinfo=dt.UTC)
+    with pytest.raises(VtnError):
+        agent.poll(now)
+    assert agent.answered == {}
+    (done,) = agent.poll(now + dt.timedelta(minutes=5))
+    assert done.report_id == "report-1" and done.answer.answer == "accepted"
+    assert ven.posts[0] == ven.posts[1]  # the same answer, posted again
+    assert decided == ["event-1"]  # decided once
+    assert agent.poll(now + dt.timedelta(minutes=10)) == []
