@@ -33,6 +33,7 @@ import pandas as pd
 
 from suandian.core.errors import InputError
 from suandian.core.times import local_date_start_utc, local_day
+from suandian.core.units import KW_PER_MW
 from suandian.vpp.events import DemandResponseEvent, EventAnswer
 from suandian.vpp.settlement import Direction, EventSettlement
 
@@ -59,7 +60,6 @@ REASON: Final = "ANSWER_REASON"
 DELIVERY_TYPES: Final = ("BASELINE", "USAGE", "DELTA_USAGE")
 _EVENT_TYPES: Final = (SETPOINT, PRICE, PENALTY)
 _KW_PER_UNIT: Final = {"KW": 1.0, "MW": 1000.0}
-_KW_PER_MW: Final = 1000.0
 _MAX_TEXT: Final = 4096
 """Longest string the VTN keeps in a payload value."""
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
@@ -394,7 +394,7 @@ def to_dr_event(
         direction=direction,
         start_utc=start,
         end_utc=end,
-        target_mw=abs(setpoint) * kw_per_unit / _KW_PER_MW,
+        target_mw=abs(setpoint) * kw_per_unit / KW_PER_MW,
         price_cny_per_kwh=price,
         penalty_cny_per_kwh=penalty,
         kind=timing,
@@ -405,7 +405,7 @@ def to_dr_event(
 
 
 def _signed_kw(direction: Direction, magnitude_mw: float) -> float:
-    return (-magnitude_mw if direction == "reduce" else magnitude_mw) * _KW_PER_MW
+    return (-magnitude_mw if direction == "reduce" else magnitude_mw) * KW_PER_MW
 
 
 def event_body(
@@ -631,7 +631,7 @@ def parse_answer_report(obj: Mapping[str, Any]) -> EventAnswer:
     event_id = obj.get("eventID")
     if not isinstance(event_id, str):
         raise InputError("eventID: missing; an answer report names its event")
-    return EventAnswer(event_id, word, abs(float(power)) * kw_per_unit / _KW_PER_MW, reason)
+    return EventAnswer(event_id, word, abs(float(power)) * kw_per_unit / KW_PER_MW, reason)
 
 
 def delivery_report(
@@ -679,9 +679,9 @@ def delivery_report(
         )
     sign = -1.0 if settlement.direction == "reduce" else 1.0
     columns = {
-        "BASELINE": settlement.baseline_mw * _KW_PER_MW,
-        "USAGE": settlement.actual_mw * _KW_PER_MW,
-        "DELTA_USAGE": sign * settlement.delivered_mw * _KW_PER_MW,
+        "BASELINE": settlement.baseline_mw * KW_PER_MW,
+        "USAGE": settlement.actual_mw * KW_PER_MW,
+        "DELTA_USAGE": sign * settlement.delivered_mw * KW_PER_MW,
     }
     duration = _iso_duration(dt.timedelta(minutes=step_min))
     return {

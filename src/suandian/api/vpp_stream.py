@@ -36,13 +36,12 @@ from suandian.api.ven_client import VenClient
 from suandian.api.vpp_agent import VppAgent
 from suandian.core.errors import SuandianError
 from suandian.core.times import local_date_start_utc
+from suandian.core.units import KWH_PER_MWH
 from suandian.sim.dr_stream import StreamEvent
 from suandian.sim.vpp_operation import DayResult, VppOperation
 from suandian.vpp import EventAnswer, SettledEvent
 
 __all__ = ["StreamResult", "run_stream"]
-
-_KWH_PER_MWH = 1000.0
 
 
 @dataclass(frozen=True)
@@ -212,14 +211,14 @@ def run_stream(
         # The grid operator's own settlement: baseline and metered usage from the report,
         # the commitment from the answer report, the rules of the program.
         change_kw = sign * (delivery["baseline_kw"] - delivery["usage_kw"])
-        delivered_kw = np.clip(change_kw, 0.0, committed_mw * _KWH_PER_MWH)
-        delivered = float(np.sum(delivered_kw * hours)) / _KWH_PER_MWH
+        delivered_kw = np.clip(change_kw, 0.0, committed_mw * KWH_PER_MWH)
+        delivered = float(np.sum(delivered_kw * hours)) / KWH_PER_MWH
         committed = committed_mw * float(np.sum(hours))
         delivered_mwh += delivered
-        revenue += delivered * _KWH_PER_MWH * price
-        penalty += max(committed - delivered, 0.0) * _KWH_PER_MWH * penalty_price
+        revenue += delivered * KWH_PER_MWH * price
+        penalty += max(committed - delivered, 0.0) * KWH_PER_MWH * penalty_price
         delivery_pu[event_id] = delivered / committed if committed > 0 else 1.0
-        reported_usage[event_id] = delivery["usage_kw"] / _KWH_PER_MWH
+        reported_usage[event_id] = delivery["usage_kw"] / KWH_PER_MWH
     settled = [s for d in days for s in d.settled if s.settlement is not None]
     mismatch = 0.0
     for d in days:

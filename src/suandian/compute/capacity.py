@@ -59,14 +59,13 @@ from suandian.compute.jobs import JobTable
 from suandian.core.cstdio import c_stdout_silenced
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.core.times import require_utc
+from suandian.core.units import KWH_PER_MWH
 
 __all__ = ["CapacityPlan", "SiteSignals", "capacity_grid", "plan_capacity", "step_cost_per_mwh"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Objective = Literal["carbon", "cost", "weighted"]
-
-_KWH_PER_MWH = 1000.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +140,7 @@ def step_cost_per_mwh(
             f"objective {objective!r} needs price_cny_per_kwh in the signals; give the "
             "tariff or plan for 'carbon'"
         )
-    cost = signals.price_cny_per_kwh * _KWH_PER_MWH
+    cost = signals.price_cny_per_kwh * KWH_PER_MWH
     if objective == "cost":
         return cost
     if objective == "weighted":

@@ -13,6 +13,7 @@ import numpy.typing as npt
 __all__ = [
     "HOURS_PER_YEAR",
     "KG_PER_T",
+    "KWH_PER_MWH",
     "KW_PER_MW",
     "W_PER_MW",
     "energy_mwh",
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 KW_PER_MW = 1_000.0
+KWH_PER_MWH = 1_000.0
 W_PER_MW = 1_000_000.0
 KG_PER_T = 1_000.0
 HOURS_PER_YEAR = 8_760.0

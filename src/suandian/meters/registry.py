@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections import Counter
 
 from suandian.core.errors import InputError
+from suandian.core.units import KW_PER_MW
 from suandian.scenario.model import Park
 from suandian.store.readings import Meter
 
 __all__ = ["meters_for_park"]
-
-_KW_PER_MW = 1000.0
 
 
 def meters_for_park(park: Park) -> list[Meter]:
@@ -29,7 +28,7 @@ def meters_for_park(park: Park) -> list[Meter]:
     for hydro in park.hydro_plants:
         meters.append(_generation(hydro.id, hydro.site, "hydro", hydro.capacity_mw))
     for battery in park.batteries:
-        nameplate_kw = battery.p_mw * _KW_PER_MW
+        nameplate_kw = battery.p_mw * KW_PER_MW
         meters.append(
             Meter(
                 meter_id=f"m-{battery.id}-charge",
@@ -77,5 +76,5 @@ def _generation(asset_id: str, site: str, source: str, p_mw: float) -> Meter:
         site=site,
         asset_id=asset_id,
         source=source,
-        nameplate_kw=p_mw * _KW_PER_MW,
+        nameplate_kw=p_mw * KW_PER_MW,
     )

@@ -36,6 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from suandian.core.errors import InfeasiblePlan, InputError
+from suandian.core.units import KWH_PER_MWH
 from suandian.dispatch import DispatchInputs, DispatchResult
 from suandian.vpp.envelope import Held, flexibility_envelope, replay_envelope
 from suandian.vpp.events import DemandResponseEvent, EventAnswer, answer_event
@@ -43,7 +44,6 @@ from suandian.vpp.events import DemandResponseEvent, EventAnswer, answer_event
 __all__ = ["Commitment", "DeliveryStatus", "Portfolio", "delivery_so_far", "net_exchange_mw"]
 
 FloatArray = npt.NDArray[np.float64]
-_KWH_PER_MWH = 1000.0
 
 
 def net_exchange_mw(result: DispatchResult) -> FloatArray:
@@ -349,7 +349,7 @@ class Portfolio:
         except InfeasiblePlan as exc:  # the envelope's Δ less its tolerance always replays
             return EventAnswer(event.event_id, "rejected", 0.0, f"re-plan failed: {exc}")
         cost = float(replan.objective_value - self.plan.objective_value)
-        pays = answer.committed_mw * (end - first) * self.inputs.interval_h * _KWH_PER_MWH
+        pays = answer.committed_mw * (end - first) * self.inputs.interval_h * KWH_PER_MWH
         revenue = pays * event.price_cny_per_kwh
         if cost > revenue + 1e-6:
             return EventAnswer(

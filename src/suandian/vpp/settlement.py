@@ -21,12 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from suandian.core.errors import InputError
+from suandian.core.units import KWH_PER_MWH
 
 __all__ = ["Direction", "EventSettlement", "settle_event"]
 
 FloatArray = npt.NDArray[np.float64]
 Direction = Literal["reduce", "increase"]
-_KWH_PER_MWH = 1000.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,6 @@ def settle_event(
         committed_mwh=float(committed.sum() * step_h),
         delivered_mwh=delivered_mwh,
         shortfall_mwh=shortfall_mwh,
-        revenue_cny=delivered_mwh * _KWH_PER_MWH * price_cny_per_kwh,
-        penalty_cny=shortfall_mwh * _KWH_PER_MWH * penalty_cny_per_kwh,
+        revenue_cny=delivered_mwh * KWH_PER_MWH * price_cny_per_kwh,
+        penalty_cny=shortfall_mwh * KWH_PER_MWH * penalty_cny_per_kwh,
     )
