@@ -257,6 +257,8 @@ def _bad_cases() -> list[Any]:
     two_values["intervals"][1]["payloads"][0]["values"] = [-2500.0, -2000.0]
     penalty_once = copy.deepcopy(base)
     del penalty_once["intervals"][3]["payloads"][2]
+    endless = copy.deepcopy(base)
+    endless["intervals"][3]["intervalPeriod"]["duration"] = "P3000000D"
     off_grid = copy.deepcopy(base)
     for k, interval in enumerate(off_grid["intervals"]):
         interval["intervalPeriod"]["start"] = f"2026-07-02T10:{5 + 15 * k:02d}:00Z"
@@ -293,6 +295,7 @@ def _bad_cases() -> list[Any]:
             penalty_once, "intervals[3].payloads: no PENALTY_PRICE", id="penalty in some intervals"
         ),
         pytest.param(off_grid, "intervalPeriod.start", id="off the 15-min grid"),
+        pytest.param(endless, "intervals[3].intervalPeriod.duration", id="past the calendar"),
         pytest.param({**base, "intervals": []}, "intervals:", id="no intervals"),
         pytest.param({k: v for k, v in base.items() if k != "id"}, "id:", id="no id"),
     ]

@@ -100,12 +100,15 @@ def _duration(text: object, field: str) -> dt.timedelta:
             "write e.g. PT15M or PT1H (years, months and weeks are not used here)"
         )
     days, hours, minutes, seconds = m.groups()
-    length = dt.timedelta(
-        days=int(days or 0),
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=float(seconds or 0),
-    )
+    try:
+        length = dt.timedelta(
+            days=int(days or 0),
+            hours=int(hours or 0),
+            minutes=int(minutes or 0),
+            seconds=float(seconds or 0),
+        )
+    except OverflowError:
+        raise InputError(f"{field}: {text} is longer than any calendar; give e.g. PT1H") from None
     if length <= dt.timedelta(0):
         raise InputError(f"{field}: {text} is not positive; give e.g. PT15M")
     return length
@@ -175,7 +178,13 @@ def _interval_times(
                 f"{path}.intervalPeriod.duration: missing; give the interval or its parent an "
                 "intervalPeriod with a duration such as PT15M"
             )
-        times.append((start, start + length))
+        try:
+            times.append((start, start + length))
+        except OverflowError:
+            raise InputError(
+                f"{path}.intervalPeriod.duration: the interval would end after the year 9999; "
+                "give a duration such as PT1H"
+            ) from None
     return times
 
 
