@@ -385,3 +385,24 @@ def test_jobs_plan_leaves_the_capacity_of_running_jobs_alone(
         assert start + four_h <= held_start or start >= held_start + four_h, strategy
     code, out, _ = run_cli(argv[:-1])
     assert code == 0 and "capacity held by running job lab/held: 13 MW at nanchuan" in out
+
+
+def test_a_running_job_can_be_cancelled_and_then_never_ends_done(queue: JobQueue) -> None:
+    queue.submit([_job("run"), _job("fin"), _job("other", tenant="beta")])
+    for j in ("run", "fin"):
+        queue.mark_planned([Assignment("acme", j, "nanchuan", T0)])
+        queue.set_status("acme", j, "running")
+    queue.set_status("acme", "fin", "done")
+    queue.cancel("acme", "run")
+    assert queue.statuses() == {
+        ("acme", "run"): "cancelled",
+        ("acme", "fin"): "done",
+        ("beta", "other"): "queued",
+    }
+    assert queue.statuses(tenant="beta") == {("beta", "other"): "queued"}
+    for status in ("done", "failed"):  # what its executor would report after the cancel
+        with pytest.raises(InputError, match="is cancelled; it cannot become"):
+            queue.set_status("acme", "run", status)
+    with pytest.raises(InputError, match="'fin' of tenant 'acme' is done"):
+        queue.cancel("acme", "fin")  # done stays done
+    assert queue.get("acme", "fin").status == "done"

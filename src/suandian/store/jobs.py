@@ -3,9 +3,10 @@
 Jobs arrive validated (:class:`~suandian.compute.jobs.Job`: windows that can hold the run,
 positive power, tz-aware times, known sites) and are kept per tenant, one row each, with a status:
 
-``queued`` → ``planned`` (a site and a start) → ``running`` → ``done`` | ``failed``; ``queued`` or
-``planned`` → ``cancelled``; ``failed`` → ``queued`` to plan it again
-(:meth:`JobQueue.set_status`).
+``queued`` → ``planned`` (a site and a start) → ``running`` → ``done`` | ``failed``; ``queued``,
+``planned`` or ``running`` → ``cancelled`` (a running job's executor stops it); ``failed`` →
+``queued`` to plan it again (:meth:`JobQueue.set_status`). :meth:`JobQueue.statuses` reads only
+ids and statuses, for an executor that follows the queue while it runs.
 
 A submission is one transaction: every job of it is stored, or — when any job id is already in
 the tenant's queue or given twice — none, and the error lists the ids; jobs already queued are
@@ -46,7 +47,7 @@ from suandian.ledger.tables import NAMING, UtcDateTime
 __all__ = ["JOB_STATUSES", "Assignment", "JobQueue", "JobRow", "JobsBase", "QueuedJob"]
 
 JOB_STATUSES = ("queued", "planned", "running", "done", "failed", "cancelled")
-_CANCELLABLE = ("queued", "planned")
+_CANCELLABLE = ("queued", "planned", "running")
 _PLANNABLE = ("queued", "planned")
 _TRANSITIONS = {
     "planned": ("running",),
@@ -156,6 +157,14 @@ class JobQueue:
             query = query.where(JobRow.status == status)
         with self._engine.connect() as conn:
             return [_queued(r) for r in conn.execute(query)]
+
+    def statuses(self, *, tenant: str | None = None) -> dict[tuple[str, str], str]:
+        """(tenant, job id) → status of every job (of one tenant): a cheap read to poll."""
+        query = select(JobRow.tenant, JobRow.job_id, JobRow.status)
+        if tenant is not None:
+            query = query.where(JobRow.tenant == tenant)
+        with self._engine.connect() as conn:
+            return {(r.tenant, r.job_id): r.status for r in conn.execute(query)}
 
     def get(self, tenant: str, job_id: str) -> QueuedJob:
         with self._engine.connect() as conn:
@@ -268,13 +277,18 @@ class JobQueue:
             conn.execute(update(JobRow).where(JobRow.key == row.key).values(**values))
 
     def cancel(self, tenant: str, job_id: str) -> None:
-        """Cancel a queued or planned job; a running, finished or cancelled one is refused."""
+        """Cancel a queued, planned or running job; a finished or cancelled one is refused.
+
+        A running job is marked cancelled at once; the executor that runs it (``suandian jobs
+        run``) sees that at its next read of the queue and stops it. From then on the queue
+        refuses its ``done`` or ``failed``, so it cannot end both cancelled and done.
+        """
         with self._engine.begin() as conn:
             row = _key_and_status(conn, tenant, job_id)
             if row.status not in _CANCELLABLE:
                 raise InputError(
                     f"job {job_id!r} of tenant {tenant!r} is {row.status}; only a queued or "
-                    "planned job can be cancelled"
+                    "planned job, or a running one (its run is stopped), can be cancelled"
                 )
             conn.execute(update(JobRow).where(JobRow.key == row.key).values(status="cancelled"))
 
