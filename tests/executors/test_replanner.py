@@ -25,8 +25,8 @@ from suandian.compute.validate import check_plan, check_replan
 from suandian.core.errors import ExecutorError, InputError
 from suandian.executors.plan import Plan, PlannedJob
 from suandian.executors.ray_executor import JobFunction, JobState, Outcome, SimClock
-from suandian.executors.replanner import JobChange, QueueRecorder, Replanner
-from suandian.store.jobs import JobQueue
+from suandian.executors.replanner import JobChange, QueueRecorder, QueueWatcher, Replanner
+from suandian.store.jobs import Assignment, JobQueue
 from suandian.store.sql import engine_for, migrate
 
 T0 = dt.datetime(2025, 6, 1, 16, tzinfo=dt.UTC)  # midnight in Shanghai
@@ -48,6 +48,7 @@ class HoldingLauncher:
     def __init__(self, clock: SimClock) -> None:
         self.clock = clock
         self.launched: list[tuple[str, str, dt.datetime]] = []
+        self.stopped: list[Hashable] = []
         self._open: dict[Hashable, tuple[float, Outcome]] = {}
 
     def launch(self, job: PlannedJob, fn: JobFunction) -> Hashable:
@@ -69,6 +70,10 @@ class HoldingLauncher:
         now = self.clock.wall_now()
         ready = [h for h in handles if h in self._open and self._open[h][0] <= now]
         return [(h, self._open.pop(h)[1]) for h in ready]
+
+    def cancel(self, handle: Hashable) -> None:
+        self.stopped.append(handle)
+        del self._open[handle]
 
 
 def job(
@@ -481,3 +486,171 @@ def test_a_given_first_plan_must_cover_the_queue_on_the_grid() -> None:
     for plan, message in cases:
         with pytest.raises(InputError, match=message):
             replanner(plan)
+
+
+# --- following the queue while the run is under way -----------------------------------------------
+
+
+def test_cancels_and_new_submissions_in_the_queue_are_followed_during_the_run(
+    tmp_path: Path,
+) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path}/jobs.sqlite")
+    migrate(engine)
+    queue = JobQueue(engine)
+    jobs = [
+        lab_job("done", 2, (0, 2), ("a",)),  # steps 0-1
+        lab_job("stop", 4, (0, 4), ("b",)),  # steps 0-3: running when cancelled at step 2
+        lab_job("drop", 2, (6, 10), ("a", "b")),  # planned from step 6: cancelled before
+    ]
+    queue.submit(jobs)
+    queue.submit([lab_job("old", 2, (0, 16), ("a",))])  # queued before the run: not taken in
+    wall = Wall()
+    clock = SimClock(T0, 1.0, wall_origin_s=wall.t, wall=wall)
+    launcher = HoldingLauncher(clock)
+    changes: list[JobChange] = []
+    recorder = QueueRecorder(queue)
+
+    def on_change(change: JobChange) -> None:
+        changes.append(change)
+        recorder(change)
+
+    watcher = QueueWatcher(queue, command=lambda q: "run", tenant="lab", every_s=0.0)
+    rp = Replanner(
+        JobTable.from_jobs(jobs, sites=("a", "b")),
+        signals=signals(1.0, 2.0),
+        capacity_mw={"a": 1.0, "b": 1.0},
+        clock=clock,
+        command="run",
+        functions={"run": lambda j: j.job_id},
+        launcher=launcher,
+        slot_steps=1,
+        on_change=on_change,
+        watch=watcher,
+    )
+    assert rp.placements["drop"].start_utc >= T0 + 6 * STEP
+    acted = False
+    for _ in range(400):
+        wall.t += 60.0
+        if not acted and clock.now_utc() >= T0 + 2 * STEP + dt.timedelta(minutes=5):
+            acted = True
+            assert rp.executor.records["done"].state is JobState.DONE
+            assert rp.executor.records["stop"].state is JobState.RUNNING
+            queue.cancel("lab", "stop")
+            queue.cancel("lab", "drop")
+            with pytest.raises(InputError, match="is done"):
+                queue.cancel("lab", "done")  # done stays done
+            queue.submit(
+                [lab_job("new1", 2, (4, 12), ("a", "b")), lab_job("new2", 2, (4, 12), ("b",))]
+            )
+        rp.step()
+        if rp.finished():
+            break
+    assert acted and rp.finished(), rp.executor.records
+    assert recorder.problems == [] and watcher.skipped == {}
+    assert rp.cancelled == {"stop": "while running", "drop": "before launch"}
+    assert rp.submitted == ["new1", "new2"]
+    launched = [j for j, *_ in launcher.launched]
+    assert sorted(launched) == ["done", "new1", "new2", "stop"]  # each once; drop never
+    assert len(launcher.stopped) == 1
+    states = {j: r.state for j, r in rp.executor.records.items()}
+    assert states == {
+        "done": JobState.DONE,
+        "stop": JobState.CANCELLED,
+        "drop": JobState.CANCELLED,
+        "new1": JobState.DONE,
+        "new2": JobState.DONE,
+    }
+    status = {j: s for (_, j), s in queue.statuses().items()}
+    assert status == {
+        "done": "done",
+        "stop": "cancelled",
+        "drop": "cancelled",
+        "old": "queued",
+        "new1": "done",
+        "new2": "done",
+    }
+    for j in ("new1", "new2"):  # launched at their planned start, inside their window
+        (at,) = [t for k, _, t in launcher.launched if k == j]
+        p = rp.placements[j]
+        assert at - p.start_utc < dt.timedelta(minutes=1) and p.start_utc >= T0 + 4 * STEP
+        assert queue.get("lab", j).start_utc == p.start_utc
+    reasons = [e.reason for e in rp.history]
+    assert "cancelled: drop, stop" in reasons[1] and "new submission" in reasons[1]
+    everyone = {"done", "stop", "drop", "new1", "new2"}
+    for e in rp.history[1:]:  # every job once: held by the re-plan, or withdrawn
+        r = e.result
+        assert r is not None
+        held = set(r.finished) | set(r.running) | set(r.plan.job_id) | set(r.unplaced)
+        assert held | set(rp.cancelled) == everyone and not held & set(rp.cancelled)
+        assert not check_replan(
+            sorted(held),
+            finished=r.finished,
+            running=r.running,
+            planned=r.plan,
+            unplaced=r.unplaced,
+        )
+        assert not set(e.plan.job_ids) & set(rp.cancelled)
+    kinds = {j: [c.kind for c in changes if c.job_id == j] for j in ("stop", "drop")}
+    assert kinds == {"stop": ["planned", "running", "cancelled"], "drop": ["planned", "cancelled"]}
+    engine.dispose()
+
+
+def test_cancel_and_submit_without_a_queue() -> None:
+    wall = Wall()
+    clock = SimClock(T0, 1.0, wall_origin_s=wall.t, wall=wall)
+    table = JobTable.from_jobs([job("x", 2, (0, 16), ("a",)), job("y", 2, (4, 16), ("a",))])
+    rp = Replanner(
+        table,
+        signals=signals(1.0, 2.0),
+        capacity_mw={"a": 1.0, "b": 1.0},
+        clock=clock,
+        command="run",
+        functions={"run": str},
+        launcher=HoldingLauncher(clock),
+        slot_steps=1,
+    )
+    with pytest.raises(InputError, match=r"cannot cancel jobs \['ghost'\]"):
+        rp.cancel(["ghost"])
+    with pytest.raises(InputError, match=r"jobs \['x'\] are already in the re-planner"):
+        rp.submit([job("x", 2, (0, 16), ("a",))], command="run")
+    with pytest.raises(InputError, match="may run at none of the sites"):
+        rp.submit([job("far", 2, (0, 16), ("c",))], command="run")
+    assert rp.cancel(["y", "y"]) == ["y"] and rp.cancel(["y"]) == []
+    assert rp.job_ids == ("x",)
+    with pytest.raises(InputError, match=r"jobs \['y'\] are already in the re-planner"):
+        rp.submit([job("y", 2, (0, 16), ("a",))], command="run")  # ids stay unique in a run
+    rp.submit([job("z", 2, (0, 16), ("a", "b"), tenant="u")], command="run")
+    assert rp.tenant("z") == "u"
+    rp.step()
+    assert rp.history[-1].reason == "cancelled: y; new submission"
+    assert "z" in rp.executor.plan and "y" not in rp.executor.plan
+    for _ in range(100):
+        wall.t += 60.0
+        rp.step()
+    assert rp.finished() and rp.executor.states() == {
+        "x": JobState.DONE,
+        "y": JobState.CANCELLED,
+        "z": JobState.DONE,
+    }
+    assert rp.cancel(["x"]) == []  # done stays done
+    assert rp.executor.states()["x"] is JobState.DONE
+
+
+def test_a_write_refused_because_the_job_was_cancelled_meanwhile_is_no_problem(
+    tmp_path: Path,
+) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path}/jobs.sqlite")
+    migrate(engine)
+    queue = JobQueue(engine)
+    recorder = QueueRecorder(queue)
+    queue.submit([lab_job("x", 2, (0, 16), ("a",)), lab_job("y", 2, (0, 16), ("a",))])
+    for j in ("x", "y"):
+        queue.mark_planned([Assignment("lab", j, "a", T0)])
+    recorder(JobChange("x", "lab", "running"))
+    queue.cancel("lab", "x")  # between the watcher's read and the executor's outcome
+    recorder(JobChange("x", "lab", "done"))
+    recorder(JobChange("y", "lab", "cancelled"))  # a cancel made on the re-planner itself
+    recorder(JobChange("y", "lab", "cancelled"))
+    assert recorder.problems == []
+    assert queue.statuses() == {("lab", "x"): "cancelled", ("lab", "y"): "cancelled"}
+    engine.dispose()

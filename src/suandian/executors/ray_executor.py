@@ -11,8 +11,9 @@ speed-up, so a day of plan can run in seconds; with speed-up 1 it runs in real t
 Every job is in one of the states of :class:`JobState`. :meth:`RayExecutor.replan` swaps in a new
 plan for jobs not yet launched and never loses or duplicates one: running and finished jobs keep
 their launch, a failed job in the new plan is launched again, and a job that the new plan leaves
-out must be cancelled explicitly. Ray is imported only when a job is launched, so importing
-suandian does not load it.
+out must be cancelled explicitly. :meth:`RayExecutor.cancel` withdraws jobs for good (cancelled by
+their tenant): one not yet launched never is, a running one is stopped, a finished one is kept.
+Ray is imported only when a job is launched, so importing suandian does not load it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import signal
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -58,11 +61,24 @@ def site_resource(site: str) -> str:
     return f"{SITE_RESOURCE_PREFIX}{site}"
 
 
+def _die_with_worker() -> None:  # pragma: no cover - runs in the forked child
+    """Have the kernel kill the child when its worker dies (a stopped job's worker is killed)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def run_command(job: PlannedJob) -> int:
-    """Run a job's argv in the worker; a non-zero exit fails the job."""
+    """Run a job's argv in the worker; a non-zero exit fails the job.
+
+    On Linux the command dies with its worker, so stopping the job (:meth:`RayLauncher.cancel`
+    kills the worker) stops the command too instead of leaving it running unowned.
+    """
     if isinstance(job.command, str):
         raise InputError(f"job {job.job_id!r}: {job.command!r} is a callable name, not an argv")
-    return subprocess.run(job.command, check=True).returncode
+    hook = _die_with_worker if sys.platform == "linux" else None
+    return subprocess.run(job.command, check=True, preexec_fn=hook).returncode
 
 
 # --- clock ---------------------------------------------------------------------------------------
@@ -154,6 +170,10 @@ class Launcher(Protocol):
         """Outcomes of the finished ``handles``, waiting up to ``timeout_s`` for a first one."""
         ...
 
+    def cancel(self, handle: Hashable) -> None:
+        """Stop a launched job; its handle is not collected afterwards."""
+        ...
+
 
 def _run_in_task(fn: JobFunction, job: PlannedJob, prefix: str) -> Outcome:
     """Body of every Ray task: note the start and the site resource, run, never raise."""
@@ -237,6 +257,16 @@ class RayLauncher:
             out.append((ref, outcome))
         return out
 
+    def cancel(self, handle: Hashable) -> None:
+        """Stop the task now: its worker is killed (``force=True``).
+
+        A gentle ``ray.cancel`` only raises ``KeyboardInterrupt`` once the task returns to
+        Python, which a job asleep or waiting on a subprocess does not do until it ends.
+        """
+        import ray
+
+        ray.cancel(handle, force=True)
+
 
 # --- executor ------------------------------------------------------------------------------------
 
@@ -250,7 +280,7 @@ class JobState(enum.StrEnum):
     FAILED = "failed"
     """Launched and failed; a re-plan that keeps it launches it again."""
     CANCELLED = "cancelled"
-    """Dropped by a re-plan before launch."""
+    """Dropped by a re-plan before launch, or withdrawn (:meth:`RayExecutor.cancel`)."""
 
 
 _TERMINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
@@ -370,7 +400,9 @@ class RayExecutor:
 
     def _take(self, finished: Iterable[tuple[Hashable, Outcome]]) -> None:
         for handle, outcome in finished:
-            job_id = self._handles.pop(handle)
+            job_id = self._handles.pop(handle, None)
+            if job_id is None:
+                continue  # stopped (cancel) after the handles were collected
             rec = self._records[job_id]
             start = (
                 None if outcome.start_wall_s is None else self._clock.utc_at(outcome.start_wall_s)
@@ -419,6 +451,31 @@ class RayExecutor:
             finished = self._launcher.collect(handles, max(wait, 0.0))
             with self._lock:
                 self._take(finished)
+
+    def cancel(self, job_ids: Iterable[str]) -> dict[str, JobState]:
+        """Withdraw jobs: a pending or failed one is not launched, a running one is stopped.
+
+        Each ends :attr:`JobState.CANCELLED`, except a done one, which stays done. Returns
+        each job's state before the call. Unknown ids raise :class:`InputError`.
+        """
+        ids = list(dict.fromkeys(job_ids))
+        with self._lock:
+            unknown = sorted(set(ids) - self._records.keys())
+            if unknown:
+                raise InputError(f"cannot cancel unknown jobs {unknown}")
+            before = {k: self._records[k].state for k in ids}
+            stop = {k for k, s in before.items() if s is JobState.RUNNING}
+            for handle, k in list(self._handles.items()):
+                if k in stop:
+                    del self._handles[handle]
+                    try:
+                        self._launcher.cancel(handle)
+                    except Exception as exc:
+                        raise ExecutorError(f"job {k!r} could not be stopped: {exc}") from exc
+            for k, s in before.items():
+                if s is not JobState.DONE:
+                    self._records[k] = replace(self._records[k], state=JobState.CANCELLED)
+            return before
 
     def replan(self, new_plan: Plan, *, cancel: Iterable[str] = ()) -> None:
         """Swap in ``new_plan`` for the jobs not yet launched.

@@ -6,7 +6,11 @@ with :meth:`RayExecutor.replan`, whenever
 
 * a job fails (seen when the executor takes in its outcome),
 * the capacity changes (:meth:`Replanner.set_capacity`, e.g. a site cut from some time on), or
-* the signals change (:meth:`Replanner.set_signals`, a new forecast).
+* the signals change (:meth:`Replanner.set_signals`, a new forecast),
+* jobs are cancelled (:meth:`Replanner.cancel`): one not yet launched is dropped and never
+  launched, a running one is stopped, a done one stays done; reason ``cancelled: <ids>``, or
+* jobs are submitted (:meth:`Replanner.submit`): planned with the others, reason
+  ``new submission``.
 
 Every re-plan covers the pending and failed jobs and leaves running and finished ones where they
 are; the kernel checks that every job is exactly one of finished, running, planned or
@@ -15,8 +19,10 @@ unplaceable. A job the new plan cannot place is cancelled in the executor and re
 after all.
 
 Each job's changes can be followed with ``on_change`` (a :class:`JobChange` per change: planned,
-running, done, failed, unplaced); :class:`QueueRecorder` writes them into the job queue of
-:mod:`suandian.store.jobs`, so the queue shows what runs.
+running, done, failed, unplaced, cancelled); :class:`QueueRecorder` writes them into the job queue
+of :mod:`suandian.store.jobs`, so the queue shows what runs, and :class:`QueueWatcher`, passed as
+``watch``, reads the queue at each step (at most every ``every_s``) and hands cancellations and
+new submissions to the re-planner.
 
 The re-planner calls :meth:`RayExecutor.poll` itself, so no job is launched between the
 snapshot of the states a re-plan starts from and the swap: do not run the executor's own loop
@@ -25,19 +31,21 @@ snapshot of the states a re-plan starts from and the swap: do not run the execut
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from suandian.compute.jobs import JobTable
+from suandian.compute.jobs import Job, JobTable
 from suandian.compute.jobs import Plan as StepPlan
-from suandian.compute.planner import Objective, SiteSignals, capacity_grid
+from suandian.compute.planner import Objective, SiteSignals, capacity_grid, take_jobs
 from suandian.compute.replan import Replan, replan_jobs
 from suandian.core.errors import ExecutorError, InputError
 from suandian.executors.plan import Command, Plan, PlannedJob
@@ -50,9 +58,9 @@ from suandian.executors.ray_executor import (
 )
 
 if TYPE_CHECKING:
-    from suandian.store.jobs import JobQueue
+    from suandian.store.jobs import JobQueue, QueuedJob
 
-__all__ = ["JobChange", "Placement", "QueueRecorder", "ReplanEvent", "Replanner"]
+__all__ = ["JobChange", "Placement", "QueueRecorder", "QueueWatcher", "ReplanEvent", "Replanner"]
 
 _NS_PER_MIN = 60 * 10**9
 _KERNEL_STATE = {
@@ -61,6 +69,40 @@ _KERNEL_STATE = {
     JobState.DONE: "done",
     JobState.FAILED: "failed",
 }
+
+
+def _on_sites(table: JobTable, sites: tuple[str, ...]) -> JobTable:
+    """``table`` with its ``allowed`` matrix over ``sites`` (a superset of its own)."""
+    if table.sites == sites:
+        return table
+    allowed = np.zeros((len(table), len(sites)), dtype=bool)
+    for k, site in enumerate(table.sites):
+        allowed[:, sites.index(site)] = table.allowed[:, k]
+    return dataclasses.replace(table, sites=sites, allowed=allowed, _row={})
+
+
+def _concat(a: JobTable, b: JobTable) -> JobTable:
+    """The rows of ``a`` then ``b``, on the sites of ``b`` (which hold those of ``a``)."""
+    a = _on_sites(a, b.sites)
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(a, name), getattr(b, name)])
+
+    return JobTable(
+        ids=cat("ids"),
+        tenants=cat("tenants"),
+        power_mw=cat("power_mw"),
+        duration_steps=cat("duration_steps"),
+        release_ns=cat("release_ns"),
+        deadline_ns=cat("deadline_ns"),
+        interruptible=cat("interruptible"),
+        checkpoint_steps=cat("checkpoint_steps"),
+        sites=a.sites,
+        allowed=cat("allowed"),
+        data_gb=cat("data_gb"),
+        priority=cat("priority"),
+        step_min=a.step_min,
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +126,8 @@ class ReplanEvent:
 
     version: int
     reason: str
-    """``start``, ``failed: <ids>``, ``capacity`` or ``signals`` (joined when several)."""
+    """``start``, ``failed: <ids>``, ``cancelled: <ids>``, ``new submission``, ``capacity`` or
+    ``signals`` (joined when several)."""
     now_utc: dt.datetime
     """Plan time the re-plan was computed for (clock time + lead)."""
     result: Replan | None
@@ -94,7 +137,7 @@ class ReplanEvent:
     """Jobs taken out of the executor because the new plan cannot place them."""
 
 
-ChangeKind = Literal["planned", "running", "done", "failed", "unplaced"]
+ChangeKind = Literal["planned", "running", "done", "failed", "unplaced", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +147,8 @@ class JobChange:
     Per job the changes come in the order they happen: ``planned`` (with the placement; again
     whenever a re-plan moves it), ``running`` at each launch, then ``done`` or ``failed`` (with
     the error); a failed job is ``planned`` again by the re-plan that follows, or
-    ``unplaced`` (with the reason) when no re-plan can place it.
+    ``unplaced`` (with the reason) when no re-plan can place it. ``cancelled`` (reason
+    ``before launch`` or ``while running``) is the last change of a withdrawn job.
     """
 
     job_id: str
@@ -147,6 +191,10 @@ class Replanner:
     on_change : callable, optional
         Called with a :class:`JobChange` for each change of a job, from :meth:`step` (and from
         the constructor for the first plan); e.g. a :class:`QueueRecorder`.
+    watch : callable, optional
+        Called with the re-planner at the start of each :meth:`step`, before the executor
+        launches anything; it may call :meth:`cancel` and :meth:`submit`. E.g. a
+        :class:`QueueWatcher`.
     """
 
     def __init__(
@@ -165,6 +213,7 @@ class Replanner:
         poll_s: float = 0.02,
         on_change: Callable[[JobChange], None] | None = None,
         plan: Plan | None = None,
+        watch: Callable[[Replanner], None] | None = None,
     ) -> None:
         if lead < dt.timedelta(0):
             raise InputError(f"lead must be ≥ 0 (got {lead}); it is plan time ahead of now")
@@ -183,6 +232,11 @@ class Replanner:
         self._progress: dict[str, int] = {}
         self._dirty: list[str] = []
         self._on_change = on_change
+        self._watch = watch
+        self.cancelled: dict[str, str] = {}
+        """Withdrawn job id → ``before launch`` or ``while running``."""
+        self.submitted: list[str] = []
+        """Jobs taken in by :meth:`submit`, in order."""
         self._told: dict[str, tuple[str, object]] = {}
         """Job id → the last change reported: kind and placement (or launches)."""
         self._tenant = {j: str(jobs.tenants[jobs.row(j)]) for j in self._ids}
@@ -252,6 +306,98 @@ class Replanner:
         if isinstance(done_steps, bool) or done_steps < 0:
             raise InputError(f"job {job_id!r}: done_steps must be a whole number ≥ 0")
         self._progress[job_id] = int(done_steps)
+
+    @property
+    def job_ids(self) -> tuple[str, ...]:
+        """The jobs the re-planner holds (not the cancelled ones)."""
+        return tuple(self._ids)
+
+    def tenant(self, job_id: str) -> str:
+        """Tenant of a job the re-planner holds or held."""
+        return self._tenant[job_id]
+
+    def knows(self, job_id: str) -> bool:
+        """Whether ``job_id`` is, or was (cancelled), one of the re-planner's jobs."""
+        return job_id in self._commands or job_id in self.cancelled
+
+    def cancel(self, job_ids: Sequence[str]) -> list[str]:
+        """Withdraw jobs; the next :meth:`step` re-plans what is left without them.
+
+        A job not yet launched (or failed and waiting for its re-plan) is never launched; a
+        running one is stopped; each is reported ``cancelled`` and leaves the queue the
+        re-planner plans. A done job stays done. Returns the jobs withdrawn; ids already
+        withdrawn are skipped, unknown ones raise :class:`InputError`.
+        """
+        unknown = sorted({j for j in job_ids if not self.knows(j)})
+        if unknown:
+            raise InputError(f"cannot cancel jobs {unknown[:5]}: not in the re-planner's queue")
+        todo = [j for j in dict.fromkeys(job_ids) if j not in self.cancelled]
+        held = self.executor.records
+        before = self.executor.cancel([j for j in todo if j in held])
+        gone = [j for j in todo if before.get(j) is not JobState.DONE]
+        if not gone:
+            return []
+        for j in gone:
+            self.cancelled[j] = (
+                "while running" if before.get(j) is JobState.RUNNING else "before launch"
+            )
+            self._placement.pop(j, None)
+            self.unplaced.pop(j, None)
+            self._progress.pop(j, None)
+            self._handled_failure.pop(j, None)
+        keep = [i for i, j in enumerate(self._ids) if j not in self.cancelled]
+        self._jobs = dataclasses.replace(take_jobs(self._jobs, keep), _row={})
+        self._ids = [self._ids[i] for i in keep]
+        for j in gone:
+            self._tell(j, "cancelled", reason=self.cancelled[j], key=self.cancelled[j])
+        self._dirty.append(f"cancelled: {', '.join(sorted(gone))}")
+        return gone
+
+    def submit(self, jobs: Sequence[Job], *, command: Command | Mapping[str, Command]) -> None:
+        """Take in new jobs; the next :meth:`step` plans them with the rest (``new submission``).
+
+        The jobs must be new to the re-planner, on its step and allowed at some of its sites
+        (their other sites are not offered); ``command`` is one for all or one per job.
+        """
+        if not jobs:
+            return
+        ids = [j.id for j in jobs]
+        taken = sorted({j for j in ids if self.knows(j)} | {j for j in ids if ids.count(j) > 1})
+        if taken:
+            raise InputError(
+                f"jobs {taken[:5]} are already in the re-planner (or given twice); job ids are "
+                "unique in a run"
+            )
+        sites = self._signals.sites
+        nowhere = sorted(j.id for j in jobs if not set(j.allowed_sites) & set(sites))
+        if nowhere:
+            raise InputError(
+                f"jobs {nowhere[:5]} may run at none of the sites {list(sites)}; they cannot "
+                "join this run"
+            )
+        placeable = [
+            dataclasses.replace(j, allowed_sites=tuple(s for s in j.allowed_sites if s in sites))
+            for j in jobs
+        ]
+        new = JobTable.from_jobs(placeable, sites=tuple(sites))
+        if new.step_min != self._jobs.step_min:
+            raise InputError(
+                f"jobs {ids[:5]} use {new.step_min}-min steps, the run {self._jobs.step_min}-min; "
+                "plan them in a run of their own"
+            )
+        if isinstance(command, Mapping):
+            missing = [j for j in ids if j not in command]
+            if missing:
+                raise InputError(f"command: no command for job(s) {missing[:5]}")
+            commands = {j: command[j] for j in ids}
+        else:
+            commands = dict.fromkeys(ids, command)
+        self._jobs = _concat(self._jobs, new)
+        self._ids += ids
+        self._commands |= commands
+        self._tenant |= {j.id: j.tenant for j in jobs}
+        self.submitted += ids
+        self._dirty.append("new submission")
 
     # --- planning --------------------------------------------------------------------------------
 
@@ -423,6 +569,13 @@ class Replanner:
 
     def replan(self, reason: str) -> ReplanEvent:
         """Plan what is left now and swap it into the executor."""
+        held, gone = set(self._ids), set(self.cancelled)
+        stray = sorted(set(self.executor.records) - held - gone)
+        if stray or held & gone or len(held) != len(self._ids):
+            raise ExecutorError(
+                f"re-plan {reason!r}: jobs {stray[:5]} in the executor are neither held nor "
+                f"cancelled, or jobs {sorted(held & gone)[:5]} are both; a re-planner bug"
+            )
         states = self._kernel_states()
         version = self.executor.plan.version + 1
         result, plan = self._plan(states, version=version)
@@ -449,7 +602,16 @@ class Replanner:
     # --- loop ------------------------------------------------------------------------------------
 
     def step(self) -> dict[str, JobState]:
-        """Launch what is due, take in outcomes, and re-plan if anything changed."""
+        """Follow the ``watch``, launch what is due, take in outcomes, re-plan if anything changed.
+
+        Cancellations and submissions that the ``watch`` hands in are re-planned before the
+        executor's poll, so a cancelled job due now is not launched and a new one is placed.
+        """
+        if self._watch is not None:
+            self._watch(self)
+            if self._dirty:
+                self._dirty, reasons = [], self._dirty
+                self.replan("; ".join(dict.fromkeys(reasons)))
         states = self.executor.poll()
         self._tell_outcomes()
         records = self.executor.records
@@ -512,10 +674,14 @@ class QueueRecorder:
     done          ``done``
     failed        ``failed``, then ``queued`` for the re-plan that follows
     unplaced      ``queued`` (no site, no start)
+
+    cancelled     ``cancelled`` (:meth:`JobQueue.cancel`), unless the queue says so already
     ============  ===========================================================================
 
-    A write the queue refuses (the job cancelled meanwhile, say) does not stop the run: it is
-    kept in :attr:`problems` with the change, for the caller to report.
+    A write refused because the queue holds the job cancelled (its tenant cancelled it between
+    two reads of a :class:`QueueWatcher`) is dropped: the watcher's next read withdraws the job
+    from the run, and the queue keeps it cancelled. Any other refused write does not stop the
+    run either: it is kept in :attr:`problems` with the change, for the caller to report.
     """
 
     def __init__(self, queue: JobQueue) -> None:
@@ -528,13 +694,21 @@ class QueueRecorder:
         try:
             self._write(change)
         except SuandianError as exc:
-            self.problems.append(f"{change.tenant}/{change.job_id} {change.kind}: {exc}")
+            try:
+                cancelled = self.queue.get(change.tenant, change.job_id).status == "cancelled"
+            except SuandianError:
+                cancelled = False
+            if not cancelled:
+                self.problems.append(f"{change.tenant}/{change.job_id} {change.kind}: {exc}")
 
     def _write(self, change: JobChange) -> None:
         from suandian.store.jobs import Assignment
 
         q, tenant, job_id = self.queue, change.tenant, change.job_id
-        if change.kind in ("running", "done"):
+        if change.kind == "cancelled":
+            if q.get(tenant, job_id).status != "cancelled":
+                q.cancel(tenant, job_id)
+        elif change.kind in ("running", "done"):
             q.set_status(tenant, job_id, change.kind)
         elif change.kind == "failed":
             q.set_status(tenant, job_id, "failed")
@@ -549,3 +723,79 @@ class QueueRecorder:
                 q.mark_planned([place])
             elif status == "planned":
                 q.mark_planned([Assignment(tenant, job_id, None, None)])
+
+
+class QueueWatcher:
+    """Hands a :class:`Replanner` the cancellations and new submissions of a job queue.
+
+    Pass it as ``watch``. At each step, at most every ``every_s`` wall seconds, it reads the
+    queue's ids and statuses (:meth:`JobQueue.statuses`, no job rows) and
+
+    * cancels (:meth:`Replanner.cancel`) the re-planner's jobs that the queue holds cancelled;
+    * submits (:meth:`Replanner.submit`) jobs that reached the queue after the watcher was made
+      and are queued or planned there, fetching only their rows. One the run cannot take (an id
+      it already holds for another tenant, no site of the run, another step) stays in the queue
+      as it is and is kept in :attr:`skipped` with the reason.
+
+    Parameters
+    ----------
+    queue : JobQueue
+    command : callable
+        The command a new job runs, from its queue row.
+    tenant : str, optional
+        Follow only this tenant's jobs.
+    every_s : float
+        Shortest wall time between two reads. Default 0.2 s.
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        *,
+        command: Callable[[QueuedJob], Command],
+        tenant: str | None = None,
+        every_s: float = 0.2,
+    ) -> None:
+        self.queue = queue
+        self.tenant = tenant
+        self.every_s = every_s
+        self._command = command
+        self._seen = set(queue.statuses(tenant=tenant))
+        """Jobs in the queue when the watcher was made, or handled since: not new."""
+        self._last = -math.inf
+        self.skipped: dict[str, str] = {}
+        """``tenant/job id`` → why the run could not take the job."""
+
+    def __call__(self, rp: Replanner) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        statuses = self.queue.statuses(tenant=self.tenant)
+        held = set(rp.job_ids)
+        gone = [
+            j
+            for (t, j), status in statuses.items()
+            if status == "cancelled" and j in held and rp.tenant(j) == t
+        ]
+        if gone:
+            rp.cancel(gone)
+        new = {k for k, status in statuses.items() if k not in self._seen and status in _TAKEN}
+        if not new:
+            return
+        self._seen |= new
+        rows = [
+            q
+            for status in _TAKEN
+            for q in self.queue.jobs(tenant=self.tenant, status=status)
+            if (q.job.tenant, q.job.id) in new
+        ]
+        for q in rows:
+            try:
+                rp.submit([q.job], command=self._command(q))
+            except InputError as exc:
+                self.skipped[f"{q.job.tenant}/{q.job.id}"] = str(exc)
+
+
+_TAKEN = ("queued", "planned")
+"""Queue statuses of a new job that a :class:`QueueWatcher` hands to the run."""
