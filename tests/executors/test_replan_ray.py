@@ -41,7 +41,9 @@ from suandian.executors.ray_executor import (
     SimClock,
     site_resource,
 )
-from suandian.executors.replanner import Replanner
+from suandian.executors.replanner import QueueRecorder, QueueWatcher, Replanner
+from suandian.store.jobs import JobQueue
+from suandian.store.sql import engine_for, migrate
 
 SITES = ("a", "b", "c")
 SPEEDUP = 3600.0
@@ -224,3 +226,124 @@ def test_replans_keep_every_job_once_through_failure_capacity_cut_and_new_foreca
     ]
     assert changed
     assert any(after.get(j).site == "a" for j in changed)  # type: ignore[union-attr]
+
+
+# --- the queue changed while the run is under way (a real SQLite queue) ---------------------------
+
+
+def hold(markers: Path, clock: SimClock, job: PlannedJob) -> float:
+    """Leave a start marker, hold the worker until the planned end, then an end marker."""
+    started = time.time()
+    (markers / f"{job.job_id}.start").touch()
+    time.sleep(max(clock.wall_at(job.end_utc) - END_MARGIN_S - time.time(), 0.0))
+    (markers / f"{job.job_id}.end").touch()
+    return started
+
+
+def queue_run(
+    tmp_path: Path, jobs: list[Job]
+) -> tuple[JobQueue, SimClock, Replanner, QueueRecorder, Path]:
+    engine = engine_for(f"sqlite:///{tmp_path}/jobs.sqlite")
+    migrate(engine)
+    q = JobQueue(engine)
+    q.submit(jobs)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    clock = SimClock(T0, SPEEDUP)
+    recorder = QueueRecorder(q)
+    rp = Replanner(
+        JobTable.from_jobs(jobs, sites=SITES),
+        signals=signals([[100.0] * N_STEPS] * 3),
+        capacity_mw={"a": 2.0, "b": 2.0, "c": 2.0},
+        clock=clock,
+        command="hold",
+        functions={"hold": functools.partial(hold, markers, clock)},
+        launcher=RayLauncher(num_cpus=1),
+        lead=dt.timedelta(minutes=5),
+        on_change=recorder,
+        watch=QueueWatcher(q, command=lambda _: "hold", every_s=0.0),
+    )
+    return q, clock, rp, recorder, markers
+
+
+def ran_on_time(rp: Replanner, clock: SimClock, job_id: str) -> None:
+    rec = rp.executor.records[job_id]
+    assert rec.state is JobState.DONE and rec.launches == 1 and isinstance(rec.result, float)
+    planned_s = clock.wall_at(rp.placements[job_id].start_utc)
+    assert -1e-3 <= rec.result - planned_s <= LATE_TOLERANCE_S, job_id
+
+
+def test_a_cancel_in_the_queue_drops_a_planned_job_and_stops_a_running_one(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    def lab(job_id: str, steps: int, window: tuple[int, int], site: str) -> Job:
+        w = {"release_utc": T0 + window[0] * STEP, "deadline_utc": T0 + window[1] * STEP}
+        return Job(job_id, "lab", 1.0, steps, **w, allowed_sites=(site,))  # type: ignore[arg-type]
+
+    jobs = [
+        lab("keep-a", 2, (0, 4), "a"),
+        lab("keep-b", 2, (1, 5), "b"),
+        lab("stop", 8, (0, 10), "c"),  # steps 1-8 (after the lead), cancelled in step 3
+        lab("drop", 2, (6, 8), "a"),  # planned from step 6, cancelled in step 3
+    ]
+    q, clock, rp, recorder, markers = queue_run(tmp_path, jobs)
+    cancelled = False
+    deadline = time.monotonic() + 15
+    while not rp.finished():
+        if not cancelled and clock.now_utc() >= T0 + 3 * STEP:
+            cancelled = True
+            assert rp.executor.records["stop"].state is JobState.RUNNING
+            q.cancel("lab", "stop")
+            q.cancel("lab", "drop")
+        rp.step()
+        assert time.monotonic() < deadline, rp.executor.records
+        time.sleep(0.01)
+    assert rp.cancelled == {"stop": "while running", "drop": "before launch"}
+    assert clock.now_utc() < T0 + 8 * STEP  # the run did not wait for the stopped job's end
+    time.sleep(max(clock.wall_at(T0 + 9 * STEP) - time.time(), 0.0))  # past stop's planned end
+    assert sorted(p.name for p in markers.iterdir()) == [
+        "keep-a.end",
+        "keep-a.start",
+        "keep-b.end",
+        "keep-b.start",
+        "stop.start",  # stopped: it never reached its end
+    ]
+    for j in ("keep-a", "keep-b"):
+        ran_on_time(rp, clock, j)
+    assert q.statuses() == {
+        ("lab", "keep-a"): "done",
+        ("lab", "keep-b"): "done",
+        ("lab", "stop"): "cancelled",
+        ("lab", "drop"): "cancelled",
+    }
+    assert recorder.problems == []
+
+
+def test_jobs_submitted_during_the_run_are_planned_and_run_once(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    def lab(job_id: str, window: tuple[int, int], sites: tuple[str, ...]) -> Job:
+        w = {"release_utc": T0 + window[0] * STEP, "deadline_utc": T0 + window[1] * STEP}
+        return Job(job_id, "lab", 1.0, 2, **w, allowed_sites=sites)  # type: ignore[arg-type]
+
+    q, clock, rp, recorder, markers = queue_run(tmp_path, [lab("first", (0, 4), ("a",))])
+    submitted = False
+    deadline = time.monotonic() + 15
+    while not rp.finished() or not submitted:
+        if not submitted and clock.now_utc() >= T0 + STEP:
+            submitted = True
+            q.submit([lab("new-1", (2, 8), ("b", "c")), lab("new-2", (3, 8), ("c",))])
+        rp.step()
+        assert time.monotonic() < deadline, rp.executor.records
+        time.sleep(0.01)
+    assert rp.submitted == ["new-1", "new-2"]
+    assert any(e.reason == "new submission" for e in rp.history)
+    for j in ("first", "new-1", "new-2"):
+        ran_on_time(rp, clock, j)
+        assert (markers / f"{j}.start").exists() and (markers / f"{j}.end").exists()
+    assert rp.placements["new-2"].site == "c" and rp.placements["new-1"].site in ("b", "c")
+    assert rp.placements["new-2"].start_utc >= T0 + 3 * STEP
+    assert {j: s for (_, j), s in q.statuses().items()} == dict.fromkeys(
+        ("first", "new-1", "new-2"), "done"
+    )
+    assert recorder.problems == []
