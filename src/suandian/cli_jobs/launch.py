@@ -6,7 +6,8 @@ suspended Kubernetes Job manifests (:mod:`suandian.executors.kubernetes`) or ``s
 the argv every job runs, with ``{tenant}``, ``{job_id}`` and ``{site}`` filled in per job.
 ``suandian jobs run`` launches them on Ray with a
 :class:`~suandian.executors.replanner.Replanner` that starts from the queue's plan, writes every
-status change into the queue and re-plans failures; Ray loads only inside that command.
+status change into the queue and re-plans failures; it reads the queue as it runs, stops or
+drops jobs cancelled there and plans jobs submitted meanwhile. Ray loads only inside that command.
 
 Both register on :data:`suandian.cli_jobs.app.jobs_app`.
 """
@@ -218,7 +219,7 @@ def jobs_run(
 
     from suandian.compute.jobs import JobTable
     from suandian.executors.ray_executor import SimClock, site_resource
-    from suandian.executors.replanner import JobChange, QueueRecorder, Replanner
+    from suandian.executors.replanner import JobChange, QueueRecorder, QueueWatcher, Replanner
 
     if speedup is not None and not (math.isfinite(speedup) and speedup > 0):
         raise InputError(f"--speedup {speedup}: give a number > 0, e.g. 3600")
@@ -282,6 +283,7 @@ def jobs_run(
         else:
             ray.init(address=ray_address, log_to_driver=False)
     recorder = QueueRecorder(queue)
+    watcher = QueueWatcher(queue, command=lambda q: _argv(command, q), tenant=tenant, every_s=0.2)
     try:
         with Progress(console=out, transient=False) as progress:
             bar = progress.add_task("jobs done", total=len(rows))
@@ -291,8 +293,13 @@ def jobs_run(
                 where = f" at {change.job.site} {change.job.start_utc:%H:%M}Z" if change.job else ""
                 why = f": {change.reason.strip().splitlines()[-1]}" if change.reason else ""
                 progress.console.print(f"{change.tenant}/{change.job_id} {change.kind}{where}{why}")
-                if change.kind == "done":
+                if change.job_id not in counted:  # a job submitted while the run is under way
+                    counted.add(change.job_id)
+                    progress.update(bar, total=len(counted))
+                if change.kind in ("done", "cancelled"):
                     progress.advance(bar)
+
+            counted = {q.job.id for q in rows}
 
             # Plan time starts now that Ray is up: setting up must not eat into the plan.
             clock = SimClock.real_time() if speedup is None else SimClock(first_start, speedup)
@@ -306,6 +313,7 @@ def jobs_run(
                 slot_steps=max(60 // step_min, 1),
                 on_change=on_change,
                 plan=plan,
+                watch=watcher,
             )
             rp.run(timeout_s=timeout)
     finally:
@@ -313,11 +321,17 @@ def jobs_run(
             ray.shutdown()
     for problem in recorder.problems:
         err.print(f"queue not updated: {problem}")
-    ours = {(q.job.tenant, q.job.id) for q in rows}
+    for key, why in watcher.skipped.items():
+        err.print(f"submitted during the run but not taken in: {key}: {why}")
+    ours = {(q.job.tenant, q.job.id) for q in rows} | {(rp.tenant(j), j) for j in rp.submitted}
     done = sum((q.job.tenant, q.job.id) in ours for q in queue.jobs(status="done"))
+    total = len(rows) + len(rp.submitted)
+    ran = total - len(rp.unplaced) - len(rp.cancelled)
+    extra = f", {len(rp.cancelled)} cancelled" if rp.cancelled else ""
+    extra += f", {len(rp.submitted)} submitted during the run" if rp.submitted else ""
     out.print(
-        f"{len(rows) - len(rp.unplaced)} of {len(rows)} job(s) ran, {len(rp.history) - 1} "
-        f"re-plan(s); {done} done in the queue"
+        f"{ran} of {total} job(s) ran{extra}, {len(rp.history) - 1} re-plan(s); {done} done "
+        "in the queue"
     )
     for job_id, why in rp.unplaced.items():
         out.print(f"could not be placed again, back in the queue: {job_id}: {why}")
