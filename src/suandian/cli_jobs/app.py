@@ -279,7 +279,7 @@ def jobs_cancel(
     tenant: Annotated[str, typer.Option(help="The job's tenant.")],
     job_id: Annotated[str, typer.Option("--id", help="The job's id.")],
 ) -> None:
-    """Cancel a queued or planned job."""
+    """Cancel a queued, planned or running job (a running one is stopped by its run)."""
     _queue().cancel(tenant, job_id)
     out.print(f"cancelled job {job_id} of {tenant}")
 

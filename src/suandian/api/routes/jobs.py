@@ -1,7 +1,8 @@
 """Deferrable compute jobs over HTTP: submit, list, show, cancel, and plan the queue.
 
 The same queue as ``suandian jobs`` (:class:`~suandian.store.jobs.JobQueue`) and the same rules:
-a submission is stored whole or not at all, only queued or planned jobs can be cancelled.
+a submission is stored whole or not at all; queued, planned and running jobs can be cancelled (a
+running job is stopped by the run that holds it), finished ones cannot.
 
 Who may do what:
 
@@ -329,7 +330,7 @@ def get_job(tenant: TenantPath, job_id: JobIdPath, platform: PlatformDep, caller
     return _out(_visible(platform, caller, tenant, job_id))
 
 
-@router.post("/{tenant}/{job_id}/cancel", summary="Cancel a queued or planned job")
+@router.post("/{tenant}/{job_id}/cancel", summary="Cancel a queued, planned or running job")
 def cancel_job(
     tenant: TenantPath, job_id: JobIdPath, platform: PlatformDep, caller: Caller
 ) -> JobOut:
