@@ -96,7 +96,8 @@ class Envelope:
     """Names of the batteries and flexible loads offered."""
     resource_mw: Mapping[str, float]
     """Δ each resource can hold alone in every interval of the window (the rest of the park
-    re-plans around it, and the grid exchange moves by at least as much). [MW]"""
+    re-plans around it, and the grid exchange moves by at least as much); empty when asked
+    without ``per_resource``. [MW]"""
     portfolio_mw: float
     """Δ the chosen resources can hold together in every interval of the window. [MW]"""
     replay: DispatchResult
@@ -481,6 +482,30 @@ class _EnvelopeLp:
         return np.asarray(np.minimum(by_set, by_grid), dtype=np.float64)
 
 
+def _envelope_lp(
+    inputs: DispatchInputs,
+    plan: DispatchResult,
+    first_step: int,
+    end_step: int,
+    direction: Direction,
+    resources: Sequence[str] | None,
+    held: Sequence[Held],
+    reference_mw: FloatArray | None,
+    fixed_steps: int,
+) -> _EnvelopeLp:
+    """The envelope LP for one window's questions, after checking the window and resources."""
+    _check_window(inputs, first_step, end_step)
+    return _EnvelopeLp(
+        inputs,
+        plan,
+        direction=direction,
+        resources=_resolve_resources(inputs, resources),
+        held=held,
+        reference_mw=reference_mw,
+        fixed_steps=fixed_steps,
+    )
+
+
 def flexibility_envelope(
     inputs: DispatchInputs,
     plan: DispatchResult,
@@ -492,6 +517,7 @@ def flexibility_envelope(
     held: Sequence[Held] = (),
     reference_mw: FloatArray | None = None,
     fixed_steps: int = 0,
+    per_resource: bool = True,
 ) -> Envelope:
     """The largest Δ the park can lower or raise its draw by in every interval of a window.
 
@@ -517,6 +543,9 @@ def flexibility_envelope(
         ``envelope-set`` rows are then off: only the meter is asked to move. [MW]
     fixed_steps : int
         The first intervals have begun: every decision in them stays as planned (default 0).
+    per_resource : bool
+        Also answer each resource alone (one solve each); ``False`` leaves ``resource_mw``
+        empty, for callers that need only the portfolio and its replay.
 
     Returns
     -------
@@ -531,23 +560,20 @@ def flexibility_envelope(
     InfeasiblePlan
         The plan itself does not satisfy the inputs (e.g. a rule-based plan with unserved load).
     """
-    _check_window(inputs, first_step, end_step)
-    chosen = _resolve_resources(inputs, resources)
-    env = _EnvelopeLp(
-        inputs,
-        plan,
-        direction=direction,
-        resources=chosen,
-        held=held,
-        reference_mw=reference_mw,
-        fixed_steps=fixed_steps,
+    env = _envelope_lp(
+        inputs, plan, first_step, end_step, direction, resources, held, reference_mw, fixed_steps
     )
-    per = {
-        name: max(env.max_delta(first_step, end_step, i), 0.0)
-        if env.can_move(i, first_step, end_step)
-        else 0.0
-        for i, name in enumerate(chosen)
-    }
+    chosen = env.resources
+    per = (
+        {
+            name: max(env.max_delta(first_step, end_step, i), 0.0)
+            if env.can_move(i, first_step, end_step)
+            else 0.0
+            for i, name in enumerate(chosen)
+        }
+        if per_resource
+        else {}
+    )
     best = env.max_delta(first_step, end_step, None)
     portfolio = max(best, 0.0)
     # Held a hair below the optimum; below 0 only against a reference out of reach (the replay
@@ -600,18 +626,10 @@ def replay_envelope(
 
     Raises :class:`InfeasiblePlan` when no plan can hold that Δ (it exceeds the envelope).
     """
-    _check_window(inputs, first_step, end_step)
     if not np.isfinite(delta_mw) or delta_mw < 0:
         raise InputError(f"delta_mw: {delta_mw} must be a number of MW ≥ 0")
-    chosen = _resolve_resources(inputs, resources)
-    env = _EnvelopeLp(
-        inputs,
-        plan,
-        direction=direction,
-        resources=chosen,
-        held=held,
-        reference_mw=reference_mw,
-        fixed_steps=fixed_steps,
+    env = _envelope_lp(
+        inputs, plan, first_step, end_step, direction, resources, held, reference_mw, fixed_steps
     )
     return env.replay(first_step, end_step, float(delta_mw))
 

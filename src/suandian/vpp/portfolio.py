@@ -326,7 +326,12 @@ class Portfolio:
             "reference_mw": reference if reference_mw is not None else None,
             "fixed_steps": int(self._index.searchsorted(pd.Timestamp(now_utc), side="left")),
         }
-        envelope = flexibility_envelope(self.inputs, self.plan, **common)  # type: ignore[arg-type]
+        envelope = flexibility_envelope(
+            self.inputs,
+            self.plan,
+            per_resource=False,
+            **common,  # type: ignore[arg-type]
+        )
         answer = self._ask(event, now_utc, np.full(n, envelope.portfolio_mw))
         if answer.answer == "rejected" and envelope.margin_mw < 0:
             side = "below" if event.direction == "reduce" else "above"
@@ -339,15 +344,18 @@ class Portfolio:
             )
         if answer.answer == "rejected":
             return answer
-        try:
-            replan = replay_envelope(
-                self.inputs,
-                self.plan,
-                delta_mw=answer.committed_mw,
-                **common,  # type: ignore[arg-type]
-            )
-        except InfeasiblePlan as exc:  # the envelope's Δ less its tolerance always replays
-            return EventAnswer(event.event_id, "rejected", 0.0, f"re-plan failed: {exc}")
+        if answer.committed_mw >= envelope.portfolio_mw:
+            replan = envelope.replay  # partly accepted: the envelope's own replay delivers it
+        else:
+            try:
+                replan = replay_envelope(
+                    self.inputs,
+                    self.plan,
+                    delta_mw=answer.committed_mw,
+                    **common,  # type: ignore[arg-type]
+                )
+            except InfeasiblePlan as exc:  # below the envelope, a replay always exists
+                return EventAnswer(event.event_id, "rejected", 0.0, f"re-plan failed: {exc}")
         cost = float(replan.objective_value - self.plan.objective_value)
         pays = answer.committed_mw * (end - first) * self.inputs.interval_h * KWH_PER_MWH
         revenue = pays * event.price_cny_per_kwh
