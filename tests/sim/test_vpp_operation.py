@@ -6,11 +6,10 @@ import datetime as dt
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from suandian.core.errors import InputError
-from suandian.core.times import local_date_start_utc
+from suandian.core.times import local_hours_utc
 from suandian.dispatch import check_invariants
 from suandian.scenario.model import Park
 from suandian.sim.park import ParkSeries, local_days
@@ -22,8 +21,7 @@ DAYS = 24
 SITE = "nanchuan"
 
 
-def _at(day: dt.date, hour: float) -> dt.datetime:
-    return (local_date_start_utc(day) + pd.Timedelta(hours=hour)).to_pydatetime()
+_at = local_hours_utc
 
 
 def _event(

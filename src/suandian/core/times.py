@@ -24,6 +24,7 @@ __all__ = [
     "local_date_start_utc",
     "local_day",
     "local_hour",
+    "local_hours_utc",
     "local_year_grid",
     "parse_local_date",
     "require_utc",
@@ -84,6 +85,13 @@ def interval_grid(
 def local_date_start_utc(day: dt.date) -> pd.Timestamp:
     """UTC instant at which the Asia/Shanghai local day ``day`` begins."""
     return pd.Timestamp(dt.datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)).tz_convert(UTC)
+
+
+def local_hours_utc(day: dt.date, hours: float) -> dt.datetime:
+    """The UTC instant ``hours`` after the start of the Asia/Shanghai local day ``day`` (18:00
+    the evening before is ``-6``)."""
+    at: dt.datetime = (local_date_start_utc(day) + pd.Timedelta(hours=hours)).to_pydatetime()
+    return at
 
 
 def local_year_grid(year: int, resolution_min: int = 15) -> pd.DatetimeIndex:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from suandian.core.errors import InputError
-from suandian.core.times import local_date_start_utc
+from suandian.core.times import local_hours_utc
 from suandian.vpp import DemandResponseEvent
 
 __all__ = ["StreamEvent", "event_stream"]
@@ -35,11 +35,6 @@ class StreamEvent:
     event: DemandResponseEvent
     tag: str
     """``regular``, ``overlap``, ``late`` or ``huge``."""
-
-
-def _at(day: dt.date, hours: float) -> dt.datetime:
-    start = local_date_start_utc(day)
-    return (start + dt.timedelta(hours=hours)).to_pydatetime()
 
 
 def event_stream(
@@ -85,12 +80,16 @@ def event_stream(
         if tag == "huge":
             target = round(10 * target_mw[1], 1)
         intraday = rng.random() < 0.2
-        received = _at(day, start_h - float(rng.integers(2, 5))) if intraday else _at(day, -6)
+        received = (
+            local_hours_utc(day, start_h - float(rng.integers(2, 5)))
+            if intraday
+            else local_hours_utc(day, -6)
+        )
         event = DemandResponseEvent(
             event_id=f"{tag}-{day:%m%d}-{'pm' if evening else 'md'}",
             direction=direction,  # type: ignore[arg-type]
-            start_utc=_at(day, start_h),
-            end_utc=_at(day, start_h + hours),
+            start_utc=local_hours_utc(day, start_h),
+            end_utc=local_hours_utc(day, start_h + hours),
             target_mw=target,
             price_cny_per_kwh=price,
             penalty_cny_per_kwh=round(price / 2, 3),

@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from suandian.core.errors import InputError
-from suandian.core.times import LOCAL_TZ, local_date_start_utc
+from suandian.core.times import LOCAL_TZ, local_hours_utc
 
 if TYPE_CHECKING:
     from suandian.scenario.model import Park
@@ -230,11 +230,6 @@ def progress_total(park: Park, *, start: dt.date, days: int, history_days: int) 
     return stage_count(park) * years + history_days + days
 
 
-def _at(day: dt.date, hour: float) -> dt.datetime:
-    at: dt.datetime = (local_date_start_utc(day) + pd.Timedelta(hours=hour)).to_pydatetime()
-    return at
-
-
 def _events(
     start: dt.date, days: int, target_mw: float
 ) -> list[tuple[dt.datetime, DemandResponseEvent]]:
@@ -243,13 +238,13 @@ def _events(
     received: list[tuple[dt.datetime, DemandResponseEvent]] = []
     for k in range(days):
         day = start + dt.timedelta(days=k)
-        now = _at(day, RECEIVED_HOUR)
+        now = local_hours_utc(day, RECEIVED_HOUR)
         peak_price = PEAK_PRICES_CNY_PER_KWH[k % len(PEAK_PRICES_CNY_PER_KWH)]
         valley = DemandResponseEvent(
             event_id=f"valley-{day.isoformat()}",
             direction="increase",
-            start_utc=_at(day, VALLEY_HOURS[0]),
-            end_utc=_at(day, VALLEY_HOURS[1]),
+            start_utc=local_hours_utc(day, VALLEY_HOURS[0]),
+            end_utc=local_hours_utc(day, VALLEY_HOURS[1]),
             target_mw=target_mw,
             price_cny_per_kwh=VALLEY_PRICE_CNY_PER_KWH,
             penalty_cny_per_kwh=VALLEY_PENALTY_CNY_PER_KWH,
@@ -257,8 +252,8 @@ def _events(
         peak = DemandResponseEvent(
             event_id=f"peak-{day.isoformat()}",
             direction="reduce",
-            start_utc=_at(day, PEAK_HOURS[0]),
-            end_utc=_at(day, PEAK_HOURS[1]),
+            start_utc=local_hours_utc(day, PEAK_HOURS[0]),
+            end_utc=local_hours_utc(day, PEAK_HOURS[1]),
             target_mw=target_mw,
             price_cny_per_kwh=peak_price,
             penalty_cny_per_kwh=peak_price / 2.0,
