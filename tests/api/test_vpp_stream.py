@@ -96,14 +96,14 @@ def test_an_event_off_the_conventions_is_answered_rejected(
 ) -> None:
     from suandian.api.ven_client import VenClient
     from suandian.api.vpp_agent import VppAgent
-    from suandian.api.vpp_stream import _Bl, _client
+    from suandian.api.vpp_stream import _client
 
     c = world.client
-    bl = _Bl(c, "bl-x", _client(c, world.as_("admin"), "bl-x", "bl"))
+    bl = VenClient("/openadr3", "bl-x", _client(c, world.as_("admin"), "bl-x", "bl"), http=c)
     ven = VenClient("/openadr3", "ven-x", _client(c, world.as_("admin"), "ven-x", "ven"), http=c)
-    program = bl.post("/programs", {"programName": "dr-x"})
+    program = bl.create("/programs", {"programName": "dr-x"})
     # A capacity limit, not a relative setpoint: valid OpenADR, not a demand-response event.
-    event = bl.post(
+    event = bl.create(
         "/events",
         {
             "programID": program["id"],

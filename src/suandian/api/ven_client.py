@@ -32,7 +32,11 @@ def _parse_time(text: str) -> dt.datetime:
 
 
 class VenClient:
-    """One VEN of a VTN at ``base_url`` (e.g. ``https://vtn.example/openadr3``)."""
+    """One VEN of a VTN at ``base_url`` (e.g. ``https://vtn.example/openadr3``).
+
+    The token flow and the calls are those of any OpenADR client, so a grid operator's
+    (``bl``) client uses the same class through :meth:`create` and :meth:`all`.
+    """
 
     def __init__(
         self,
@@ -139,6 +143,15 @@ class VenClient:
             body["payloadDescriptors"] = payload_descriptors
         result: dict[str, Any] = self._call("POST", "/reports", json=body)
         return result
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to ``path`` (e.g. ``/events``); answers the stored object."""
+        result: dict[str, Any] = self._call("POST", path, json=body)
+        return result
+
+    def all(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every object of ``path`` (e.g. ``/reports``) matching ``params``, page by page."""
+        return self._all(path, params or {})
 
     def post_report(self, body: dict[str, Any]) -> dict[str, Any]:
         """Post a whole report body (e.g. from :mod:`suandian.api.openadr_dr`); answers the

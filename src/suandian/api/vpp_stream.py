@@ -84,43 +84,6 @@ class StreamResult:
         return out
 
 
-class _Bl:
-    """The grid operator's side: an OpenADR ``bl`` client on the VTN."""
-
-    def __init__(self, http: httpx2.Client, client_id: str, secret: str) -> None:
-        self.http = http
-        r = http.post(
-            "/openadr3/auth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-            },
-        )
-        _ok(r, "grid operator token")
-        self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.post(f"/openadr3{path}", json=body, headers=self.headers)
-        _ok(r, f"POST {path}")
-        result: dict[str, Any] = r.json()
-        return result
-
-    def all(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while True:
-            r = self.http.get(
-                f"/openadr3{path}",
-                params={**params, "skip": len(found), "limit": 50},
-                headers=self.headers,
-            )
-            _ok(r, f"GET {path}")
-            page: list[dict[str, Any]] = r.json()
-            found.extend(page)
-            if len(page) < 50:
-                return found
-
-
 def _ok(response: Any, what: str) -> None:
     if response.status_code >= 400:
         raise SuandianError(f"{what}: the VTN answered {response.status_code}: {response.text}")
@@ -154,7 +117,8 @@ def run_stream(
     ``operation``'s period is operated and closed, in order.
     """
     suffix = program_name[-12:]
-    bl = _Bl(http, f"grid-bl-{suffix}", _client(http, admin_headers, f"grid-bl-{suffix}", "bl"))
+    bl_id = f"grid-bl-{suffix}"
+    bl = VenClient("/openadr3", bl_id, _client(http, admin_headers, bl_id, "bl"), http=http)
     ven_id = f"park-vpp-{suffix}"
     ven = VenClient(
         "/openadr3",
@@ -162,7 +126,7 @@ def run_stream(
         _client(http, admin_headers, ven_id, "ven"),
         http=ven_http if ven_http is not None else http,
     )
-    program = bl.post("/programs", {"programName": program_name, "country": "CN"})
+    program = bl.create("/programs", {"programName": program_name, "country": "CN"})
     agent = VppAgent(ven, operation, program_id=str(program["id"]), client_name=ven_id)
 
     step_min = operation.resolution_min
@@ -176,7 +140,7 @@ def run_stream(
         day_end = local_date_start_utc(day + dt.timedelta(days=1))
         while k < len(queue) and queue[k].received_utc < day_end:
             item = queue[k]
-            posted = bl.post(
+            posted = bl.create(
                 "/events",
                 event_body(str(program["id"]), item.event, step_min=step_min),
             )
