@@ -22,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from suandian.api.openadr_dr import answer_report, delivery_report, to_dr_event
 from suandian.core.errors import InputError
 from suandian.vpp import EventAnswer
@@ -125,15 +123,12 @@ class VppAgent:
             if settled.settlement is None:
                 continue
             event = settled.event
-            starts = pd.date_range(
-                event.start_utc, event.end_utc, freq=f"{step_min}min", inclusive="left"
-            )
             body = delivery_report(
                 self.program_id,
                 event.event_id,
                 settled.settlement,
                 client_name=self.client_name,
-                interval_starts_utc=starts,
+                interval_starts_utc=event.steps(step_min),
                 step_min=step_min,
             )
             self.delivery_reports[event.event_id] = str(self.ven.post_report(body)["id"])

@@ -73,22 +73,7 @@ INTERVAL_COLUMNS = (
     "delivered_mw",
     "shortfall_mw",
 )
-MONTHLY_COLUMNS = (
-    "month",
-    "direction",
-    "events",
-    "accepted",
-    "partial",
-    "rejected",
-    "unsettled",
-    "committed_mwh",
-    "delivered_mwh",
-    "shortfall_mwh",
-    "revenue_cny",
-    "penalty_cny",
-    "net_cny",
-    "delivery_pu",
-)
+_COUNTED = ("events", "accepted", "partial", "rejected", "unsettled")
 _SUMMED = (
     "committed_mwh",
     "delivered_mwh",
@@ -97,7 +82,7 @@ _SUMMED = (
     "penalty_cny",
     "net_cny",
 )
-_COUNTED = ("events", "accepted", "partial", "rejected", "unsettled")
+MONTHLY_COLUMNS = ("month", "direction", *_COUNTED, *_SUMMED, "delivery_pu")
 _DIRECTIONS = ("reduce", "increase")
 
 
