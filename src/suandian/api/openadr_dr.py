@@ -35,7 +35,7 @@ from suandian.core.errors import InputError
 from suandian.core.times import local_date_start_utc, local_day
 from suandian.core.units import KW_PER_MW
 from suandian.vpp.events import DemandResponseEvent, EventAnswer
-from suandian.vpp.settlement import Direction, EventSettlement
+from suandian.vpp.settlement import Direction, EventSettlement, direction_sign
 
 __all__ = [
     "ANSWER_REPORT_NAME",
@@ -686,7 +686,7 @@ def delivery_report(
             f"interval_starts_utc: {len(starts)} starts for a settlement of {n} intervals; give "
             "one start per interval"
         )
-    sign = -1.0 if settlement.direction == "reduce" else 1.0
+    sign = -direction_sign(settlement.direction)
     columns = {
         "BASELINE": settlement.baseline_mw * KW_PER_MW,
         "USAGE": settlement.actual_mw * KW_PER_MW,

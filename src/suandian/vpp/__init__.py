@@ -27,7 +27,7 @@ from suandian.vpp.portfolio import (
     net_exchange_mw,
 )
 from suandian.vpp.reports import SettledEvent, event_table, interval_table, monthly_table
-from suandian.vpp.settlement import Direction, EventSettlement, settle_event
+from suandian.vpp.settlement import Direction, EventSettlement, direction_sign, settle_event
 
 __all__ = [
     "Answer",
@@ -46,6 +46,7 @@ __all__ = [
     "adjustment_window",
     "answer_event",
     "delivery_so_far",
+    "direction_sign",
     "envelope_profile",
     "event_baseline",
     "event_table",

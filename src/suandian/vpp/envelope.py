@@ -61,7 +61,7 @@ from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.dispatch import DispatchInputs, DispatchProblem, DispatchResult, build_problem, solve
 from suandian.dispatch.constraints import LinearProblem
 from suandian.dispatch.problem import SolveOutcome
-from suandian.vpp.settlement import Direction
+from suandian.vpp.settlement import Direction, direction_sign
 
 __all__ = ["Envelope", "Held", "envelope_profile", "flexibility_envelope", "replay_envelope"]
 
@@ -120,12 +120,6 @@ def _check_window(inputs: DispatchInputs, first_step: int, end_step: int) -> Non
         )
 
 
-def _check_direction(direction: str) -> float:
-    if direction not in ("reduce", "increase"):
-        raise InputError(f"direction: {direction!r}; use reduce or increase")
-    return 1.0 if direction == "reduce" else -1.0
-
-
 def _resolve_resources(inputs: DispatchInputs, resources: Sequence[str] | None) -> tuple[str, ...]:
     known = [b.name for b in inputs.batteries] + [f.name for f in inputs.flexible_loads]
     if resources is None:
@@ -158,7 +152,7 @@ def _check_held(inputs: DispatchInputs, held: Sequence[Held]) -> tuple[Held, ...
                 f"held[{i}]: window [{first}, {end}) is outside the plan's "
                 f"{inputs.n_steps} intervals"
             )
-        _check_direction(direction)
+        direction_sign(direction)
         out.append((int(first), int(end), direction))
     return tuple(out)
 
@@ -207,7 +201,7 @@ class _EnvelopeLp:
                 "the inputs have no battery or flexible load: there is nothing to offer"
             )
         self.inputs = inputs
-        self.sign = _check_direction(direction)
+        self.sign = direction_sign(direction)
         self.resources = resources
         n_t = inputs.n_steps
         self.held = _check_held(inputs, held)

@@ -40,6 +40,7 @@ from suandian.core.units import KWH_PER_MWH
 from suandian.dispatch import DispatchInputs, DispatchResult
 from suandian.vpp.envelope import Held, flexibility_envelope, replay_envelope
 from suandian.vpp.events import DemandResponseEvent, EventAnswer, answer_event
+from suandian.vpp.settlement import direction_sign
 
 __all__ = ["Commitment", "DeliveryStatus", "Portfolio", "delivery_so_far", "net_exchange_mw"]
 
@@ -89,7 +90,7 @@ class Commitment:
     @property
     def planned_shift_mw(self) -> FloatArray:
         """(window,) planned shift of the meter in the event's direction. [MW]"""
-        sign = 1.0 if self.event.direction == "reduce" else -1.0
+        sign = direction_sign(self.event.direction)
         return sign * (self.reference_mw - self.planned_mw)
 
 
@@ -131,7 +132,7 @@ def delivery_so_far(
         )
     if not np.isfinite(metered).all():
         raise InputError("metered_mw: every value must be a finite number of MW")
-    sign = 1.0 if commitment.event.direction == "reduce" else -1.0
+    sign = direction_sign(commitment.event.direction)
     shift = sign * (commitment.reference_mw[: metered.size] - metered)
     capped = np.clip(shift, 0.0, commitment.committed_mw)
     return DeliveryStatus(
@@ -367,7 +368,7 @@ class Portfolio:
                 f"declined: delivering {answer.committed_mw:.3f} MW would raise the plan's cost "
                 f"by {cost:,.0f} CNY, more than the {revenue:,.0f} CNY the event pays",
             )
-        sign = 1.0 if event.direction == "reduce" else -1.0
+        sign = direction_sign(event.direction)
         before_q = _resource_q(self.inputs, self.plan)
         after_q = _resource_q(self.inputs, replan)
         chosen = self.resources if self.resources is not None else list(before_q)

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from suandian.core.errors import InputError
 from suandian.core.units import KWH_PER_MWH
 
-__all__ = ["Direction", "EventSettlement", "settle_event"]
+__all__ = ["Direction", "EventSettlement", "direction_sign", "settle_event"]
 
 FloatArray = npt.NDArray[np.float64]
 Direction = Literal["reduce", "increase"]
@@ -53,6 +53,13 @@ class EventSettlement:
     def delivery_pu(self) -> float:
         """Delivered over committed energy (1.0 for a fully delivered event)."""
         return self.delivered_mwh / self.committed_mwh if self.committed_mwh > 0 else 1.0
+
+
+def direction_sign(direction: Direction) -> float:
+    """+1 for a reduction (delivery = baseline − actual), −1 for an increase."""
+    if direction not in ("reduce", "increase"):
+        raise InputError(f"direction: {direction!r}; use reduce or increase")
+    return 1.0 if direction == "reduce" else -1.0
 
 
 def _series(value: FloatArray | float, steps: int, field: str) -> FloatArray:
@@ -89,7 +96,7 @@ def settle_event(
     committed = _series(committed_mw, steps, "committed_mw")
     if (committed < 0).any():
         raise InputError("committed_mw: must be ≥ 0 MW in every interval")
-    change = baseline - actual if direction == "reduce" else actual - baseline
+    change = direction_sign(direction) * (baseline - actual)
     delivered = np.clip(change, 0.0, committed)
     shortfall = committed - delivered
     delivered_mwh = float(delivered.sum() * step_h)
