@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from suandian.core.errors import InputError
-from suandian.scenario import load_scenario
 from suandian.settings import Settings
-from suandian.store.platform import ROLES, PlatformDirectory
-from suandian.store.sql import database_url, open_platform
+from suandian.store.roles import PARK_ROLES, ROLES
+
+if TYPE_CHECKING:
+    from suandian.store.platform import PlatformDirectory
 
 __all__ = ["admin_app"]
 
@@ -29,10 +30,11 @@ admin_app = typer.Typer(
 out = Console(markup=False)
 err = Console(stderr=True, markup=False)
 
-_PARK_ROLES = ("park_admin", "operator", "auditor")
-
 
 def _directory() -> PlatformDirectory:
+    # The SQL layer loads when a command runs, so that the command line starts fast.
+    from suandian.store.sql import database_url, open_platform
+
     return open_platform(database_url(Settings()))
 
 
@@ -61,6 +63,8 @@ def create_org(
     if from_scenario is not None:
         if org is not None or asset:
             raise InputError("--from-scenario creates one organisation per consumer; give no ORG")
+        from suandian.scenario import load_scenario
+
         park = load_scenario(from_scenario)
         for consumer in [*park.data_centers, *park.consumers]:
             directory.ensure_org(
@@ -94,7 +98,7 @@ def create_token(
     if role not in ROLES:
         raise typer.BadParameter(f"{role!r}; use one of {', '.join(ROLES)}", param_hint="--role")
     directory = _directory()
-    if role in _PARK_ROLES and org not in {o["org"] for o in directory.orgs()}:
+    if role in PARK_ROLES and org not in {o["org"] for o in directory.orgs()}:
         directory.ensure_org(org, kind="park")
     issued = directory.create_token(user=user, org=org, role=role)  # type: ignore[arg-type]
     if as_json:

@@ -48,6 +48,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from suandian.core.errors import InputError, NotFound
 from suandian.ledger.tables import NAMING, UtcDateTime
+from suandian.store.roles import PARK_ROLES, ROLES, Role
 
 __all__ = [
     "ROLES",
@@ -61,11 +62,8 @@ __all__ = [
     "hash_token",
 ]
 
-Role = Literal["park_admin", "operator", "auditor", "tenant"]
-ROLES: Final[tuple[str, ...]] = get_args(Role)
 OrgKind = Literal["park", "tenant"]
 _ORG_KINDS: Final[tuple[str, ...]] = get_args(OrgKind)
-_PARK_ROLES: Final = ("park_admin", "operator", "auditor")
 _WRITE_ROLES: Final = ("park_admin", "operator")
 
 TOKEN_PREFIX: Final = "sd_"
@@ -138,7 +136,7 @@ class Principal:
     @property
     def sees_all(self) -> bool:
         """Park roles read every tenant's data."""
-        return self.role in _PARK_ROLES
+        return self.role in PARK_ROLES
 
     @property
     def can_operate(self) -> bool:
