@@ -112,7 +112,11 @@ def test_bad_input_names_the_field(world: World) -> None:
     assert r.status_code == 422 and r.json()["detail"].startswith("jobs[1]: job 'short'")
     r = submit(world, "dc", job("where", allowed_sites=["mars"]))
     assert r.status_code == 422 and "unknown site 'mars'" in r.json()["detail"]
+    r = submit(world, "dc", job("data", data_gb=10, data_site="mars"))
+    assert r.status_code == 422 and "data_site names unknown site 'mars'" in r.json()["detail"]
     assert world.client.get("/v1/jobs", headers=world.as_("dc")).json() == []
+    r = submit(world, "dc", job("held", data_gb=10, data_site="nanchuan"))
+    assert r.status_code == 201 and r.json()["jobs"][0]["data_site"] == "nanchuan"
     assert submit(world, "dc", job("twice")).status_code == 201
     r = submit(world, "dc", job("twice"))
     assert r.status_code == 422 and "already in the queue" in r.json()["detail"]

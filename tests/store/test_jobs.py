@@ -74,10 +74,12 @@ def test_submit_show_and_cancel(queue: JobQueue) -> None:
     rows = queue.jobs()
     assert [(q.job.id, q.status) for q in rows] == [("a", "queued"), ("b", "queued")]
     assert rows[1].job == _job("b", interruptible=True, checkpoint_steps=4)  # round trip
+    queue.submit([_job("d", data_gb=800.0, data_site="nanchuan")])
+    assert queue.get("acme", "d").job == _job("d", data_gb=800.0, data_site="nanchuan")
     assert rows[0].submitted_utc == T0
     queue.cancel("acme", "a")
     assert queue.get("acme", "a").status == "cancelled"
-    assert [q.job.id for q in queue.jobs(status="queued")] == ["b"]
+    assert [q.job.id for q in queue.jobs(status="queued")] == ["b", "d"]
     with pytest.raises(InputError, match="only a queued or planned job"):
         queue.cancel("acme", "a")
     with pytest.raises(NotFound, match="'zzz'"):
@@ -226,6 +228,7 @@ def test_parse_a_submission() -> None:
         ({"interruptible": "false"}, r"interruptible: 'false' is not true or false"),
         ({"power_mw": "ten"}, r"power_mw: 'ten' is not a number; give MW"),
         ({"duration_steps": 2.9}, r"duration_steps: 2\.9 is not a whole number"),
+        ({"data_site": "mars"}, "data_site names unknown site 'mars'"),
     ],
 )
 def test_bad_jobs_are_refused_with_the_reason(changes: dict[str, object], reason: str) -> None:
@@ -234,6 +237,29 @@ def test_bad_jobs_are_refused_with_the_reason(changes: dict[str, object], reason
         parse_jobs(json.dumps([good, _record(**changes)]), SITES)
     assert "1 of 2 job(s) refused, nothing queued" in str(info.value)
     assert "jobs[1]" in str(info.value)
+
+
+def test_data_that_cannot_arrive_in_time_are_refused_at_submission() -> None:
+    from suandian.scenario import load_scenario
+    from suandian.sim.site_signals import park_network
+
+    park = load_scenario("national")
+    sites, network = [s.id for s in park.sites], park_network(park)
+    assert network is not None
+    # 100 TB from Zhangjiakou to Xining: 800,000 Gbit at 10 Gbit/s ≈ 22.2 h; the window leaves
+    # 24 h − 3 h of run = 21 h before the job must start
+    base = {"allowed_sites": ["xining"], "data_site": "zhangjiakou", "power_mw": 1.0}
+    window = {"release": "2025-07-01T00:00+08:00", "deadline": "2025-07-02T00:00+08:00"}
+    far = _record(id="far", **base, **window, data_gb=100_000, duration_h=3)
+    with pytest.raises(InputError, match=r"'far': its 100000 GB at 'zhangjiakou' take at least"):
+        parse_jobs(json.dumps([far]), sites, network)
+    near = _record(id="near", **base, **window, data_gb=90_000, duration_h=3)  # 20 h
+    (job,) = parse_jobs(json.dumps([near]), sites, network)
+    assert job.data_site == "zhangjiakou" and job.data_gb == 90_000
+    # a job also allowed where its data are never waits for them
+    home = _record(id="home", **window, data_gb=100_000, duration_h=3, power_mw=1.0)
+    home |= {"allowed_sites": ["xining", "zhangjiakou"], "data_site": "zhangjiakou"}
+    assert parse_jobs(json.dumps([home]), sites, network)[0].data_gb == 100_000
 
 
 def test_jobs_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli) -> None:
@@ -406,3 +432,38 @@ def test_a_running_job_can_be_cancelled_and_then_never_ends_done(queue: JobQueue
     with pytest.raises(InputError, match="'fin' of tenant 'acme' is done"):
         queue.cancel("acme", "fin")  # done stays done
     assert queue.get("acme", "fin").status == "done"
+
+
+def test_jobs_plan_moves_data_only_where_they_arrive_in_time(
+    data_dir: Path, run_cli: RunCli
+) -> None:
+    # Data at Zhangjiakou (0.725 kgCO₂/kWh), the job also allowed at Xining (0.157). 5 TB take
+    # 40,000 Gbit / 10 Gbit/s = 4,000 s ≈ 1.11 h, so 5 quarter hours: "small" moves to Xining
+    # and starts no earlier than 01:15 after its release. 100 TB take 22.2 h, more than the
+    # 21 h its window leaves: "big" stays with its data.
+    jobs = [
+        {"id": name, "tenant": "lab", "power_mw": 2, "duration_h": 3, "data_gb": gb, **_DAY}
+        | {"data_site": "zhangjiakou", "allowed_sites": ["zhangjiakou", "xining"]}
+        for name, gb in (("small", 5_000), ("big", 100_000))
+    ]
+    national = ["--scenario", "national"]
+    assert run_cli(["jobs", "submit", *national, "--json", json.dumps(jobs)])[0] == 0
+    for strategy in ("planner", "greedy", "arrival"):
+        argv = ["jobs", "plan", *national, "--start", "2025-07-01", "--days", "1", "--json"]
+        code, out, err = run_cli([*argv, "--strategy", strategy])
+        assert code == 0, err
+        result = json.loads(out)
+        placed = {j["id"]: j for j in result["jobs"]}
+        release = dt.datetime.fromisoformat(_DAY["release"])
+        small_start = dt.datetime.fromisoformat(placed["small"]["start_utc"])
+        assert placed["big"]["site"] == "zhangjiakou", strategy
+        if strategy == "arrival":  # runs where its data are, at once
+            assert placed["small"]["site"] == "zhangjiakou"
+            assert small_start == release
+        else:
+            assert placed["small"]["site"] == "xining", strategy
+            assert small_start >= release + dt.timedelta(minutes=75), strategy
+            # 5,000 GB at 0.5 CNY/GB
+            moved = result["totals"][strategy]
+            assert (moved["moved_gb"], moved["transfer_cny"]) == (5000, 2500), strategy
+        assert result["totals"]["arrival"]["moved_gb"] == 0

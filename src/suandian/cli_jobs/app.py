@@ -8,10 +8,12 @@ YAML list of jobs (or ``{"jobs": [...]}``), each with
 ``duration_h`` (a whole number of ``step_min`` steps, default 15 min) or ``duration_steps``;
 ``release`` and ``deadline`` as ISO-8601 times with their offset (``2025-07-01T09:00+08:00``);
 optionally ``interruptible``, ``checkpoint_h``, ``allowed_sites`` (default: every site of the
-scenario), ``data_gb``, ``priority``, ``step_min``.
+scenario), ``data_gb`` and ``data_site`` (the site that holds them; running elsewhere first
+moves them there, :mod:`suandian.compute.transfer`), ``priority``, ``step_min``.
 
 Every job is checked before anything is stored: a window too short for the run, power ≤ 0, a
-naive time, an unknown site or an unknown field refuses the whole submission with one line per
+naive time, an unknown site, data that cannot reach an allowed site in time or an unknown
+field refuses the whole submission with one line per
 problem, and the jobs already queued stay as they are.
 
 ``suandian jobs plan`` places the queued (and already planned) jobs whose windows lie in a
@@ -42,6 +44,7 @@ from rich.console import Console
 from rich.table import Table
 
 from suandian.compute.jobs import Job, check_sites
+from suandian.compute.transfer import Network, check_transfers
 from suandian.core.errors import InputError, SuandianError
 from suandian.core.times import LOCAL_TZ, parse_local_date
 from suandian.scenario import load_scenario
@@ -84,6 +87,7 @@ _FIELDS = {
     "checkpoint_h",
     "allowed_sites",
     "data_gb",
+    "data_site",
     "priority",
     "step_min",
 }
@@ -173,13 +177,18 @@ def _job(record: Any, index: int, sites: list[str]) -> Job:
         checkpoint_steps=checkpoint,
         allowed_sites=tuple(str(s) for s in allowed),
         data_gb=_number(record.get("data_gb", 0.0), f"{where}.data_gb", "GB, e.g. 120"),
+        data_site=str(record.get("data_site") or ""),
         priority=_whole(record.get("priority", 0), f"{where}.priority", "a whole number, e.g. 1"),
         step_min=step_min,
     )
 
 
-def parse_jobs(text: str, sites: list[str]) -> list[Job]:
-    """Jobs from JSON or YAML text; every bad job is reported at once (``InputError``)."""
+def parse_jobs(text: str, sites: list[str], network: Network | None = None) -> list[Job]:
+    """Jobs from JSON or YAML text; every bad job is reported at once (``InputError``).
+
+    ``network``: the scenario's paths between ``sites``, to refuse a job whose data cannot
+    reach an allowed site in time.
+    """
     try:
         data = yaml.safe_load(text)  # JSON is YAML
     except yaml.YAMLError as exc:
@@ -196,6 +205,7 @@ def parse_jobs(text: str, sites: list[str]) -> list[Job]:
         try:
             job = _job(record, i, sites)
             check_sites([job], sites)
+            check_transfers([job], network)
             jobs.append(job)
         except (SuandianError, ValueError, TypeError) as exc:
             message = str(exc)
@@ -226,8 +236,10 @@ def jobs_submit(
         except OSError as exc:
             raise InputError(f"{file}: cannot read it ({exc.strerror})") from None
     assert text is not None
+    from suandian.sim.site_signals import park_network
+
     park = load_scenario(scenario)
-    jobs = parse_jobs(text, [s.id for s in park.sites])
+    jobs = parse_jobs(text, [s.id for s in park.sites], park_network(park))
     n = _queue().submit(jobs)
     out.print(f"queued {n} job(s)")
 
@@ -313,6 +325,8 @@ def _totals_json(t: PlanTotals) -> dict[str, float | None]:
         "carbon_kgco2": round(t.carbon_kgco2, 3),
         "cost_cny": round(t.cost_cny, 2),
         "green_share": None if t.green_share is None else round(t.green_share, 6),
+        "moved_gb": round(t.moved_gb, 3),
+        "transfer_cny": round(t.transfer_cny, 2),
     }
 
 
@@ -420,11 +434,25 @@ def _print_plan(result: QueuePlan, strategy: str, n_planned: int) -> None:
             f"at {q.site} from {q.start_utc}"
         )
     if result.totals:
-        totals = Table("plan", "energy MWh", "carbon kgCO2", "cost CNY", "on-site green share")
+        totals = Table(
+            "plan",
+            "energy MWh",
+            "carbon kgCO2",
+            "cost CNY",
+            "on-site green share",
+            "data moved GB",
+            "moving CNY",
+        )
         for name, t in result.totals.items():
             share = "-" if t.green_share is None else f"{100 * t.green_share:.1f} %"
             totals.add_row(
-                name, f"{t.energy_mwh:.3f}", f"{t.carbon_kgco2:.1f}", f"{t.cost_cny:.0f}", share
+                name,
+                f"{t.energy_mwh:.3f}",
+                f"{t.carbon_kgco2:.1f}",
+                f"{t.cost_cny:.0f}",
+                share,
+                f"{t.moved_gb:g}",
+                f"{t.transfer_cny:.0f}",
             )
         totals.caption = (
             "grid intensity: modelled hourly zone mix averaging to the published factor "

@@ -30,7 +30,9 @@ energy at zero.
 Every job-level plan maps onto a feasible point of this LP (its energy per group, site and slot),
 and each aggregation only widens the feasible set or lowers a cost, so the LP optimum is a lower
 bound on the objective of any job-level plan: it relaxes non-interruptibility, checkpoints,
-one-site-per-job and the per-job limits (to per-group sums). A job whose window, cut to the
+one-site-per-job and the per-job limits (to per-group sums), and what moving a job's data
+takes (a site the data cannot reach in time is not among the job's sites; at one they can, the
+job's window starts at its release and the move is free). A job whose window, cut to the
 horizon, is shorter than its run has no plan at all; it is left out of the LP (the packer
 reports it), so the bound covers the jobs that can run.
 
@@ -56,12 +58,21 @@ import pandas as pd
 import scipy.sparse as sp
 
 from suandian.compute.jobs import JobTable
+from suandian.compute.transfer import Network
 from suandian.core.cstdio import c_stdout_silenced
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.core.times import require_utc
 from suandian.core.units import KWH_PER_MWH
 
-__all__ = ["CapacityPlan", "SiteSignals", "capacity_grid", "plan_capacity", "step_cost_per_mwh"]
+__all__ = [
+    "CapacityPlan",
+    "SiteSignals",
+    "Transfers",
+    "capacity_grid",
+    "plan_capacity",
+    "reachable_sites",
+    "step_cost_per_mwh",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -86,6 +97,9 @@ class SiteSignals:
         Grid tariff. [CNY/kWh]
     surplus_mw : ndarray (sites, steps), optional
         On-site green surplus the site may use at zero carbon and cost. [MW]
+    network : Network, optional
+        Paths between the sites, for jobs that move data (:mod:`suandian.compute.transfer`);
+        it must hold every site of the signals.
     """
 
     sites: tuple[str, ...]
@@ -94,6 +108,7 @@ class SiteSignals:
     intensity_g_per_kwh: FloatArray
     price_cny_per_kwh: FloatArray | None = None
     surplus_mw: FloatArray | None = None
+    network: Network | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sites", tuple(self.sites))
@@ -200,6 +215,57 @@ def capacity_grid(
     if not (np.isfinite(arr).all() and (arr >= 0).all()):
         raise InputError("capacity_mw: values must be finite and ≥ 0 MW")
     return np.array(arr, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Transfers:
+    """Per job and site of the signals (jobs × sites): what moving the job's data there takes."""
+
+    delay_steps: IntArray
+    """Steps from the job's release until its data have arrived (0 at its data site)."""
+    cost_cny: FloatArray
+    """Price of the move. [CNY]"""
+
+
+def _transfers(jobs: JobTable, signals: SiteSignals, allowed: npt.NDArray[np.bool_]) -> Transfers:
+    n_j, n_s = allowed.shape
+    moves = (jobs.data_gb > 0) & (jobs.data_site != "")
+    delay = np.zeros((n_j, n_s), dtype=np.int64)
+    cost = np.zeros((n_j, n_s))
+    if not moves.any():
+        return Transfers(delay_steps=delay, cost_cny=cost)
+    rows = np.flatnonzero(moves)
+    data_site = jobs.data_site[rows].astype(str)
+    away = allowed[rows] & (data_site[:, None] != np.asarray(signals.sites, dtype=str)[None, :])
+    if not away.any():
+        return Transfers(delay_steps=delay, cost_cny=cost)
+    network = signals.network
+    if network is None:
+        i = int(rows[np.flatnonzero(away.any(axis=1))[0]])
+        raise InputError(
+            f"job {jobs.ids[i]!r} may run away from its data at {jobs.data_site[i]!r} but the "
+            "signals carry no network to time the move; plan on a scenario whose sites give "
+            "round trips, or set data_gb to 0"
+        )
+    src = network.index(list(data_site), "data_site")[:, None]
+    dst = network.index(list(signals.sites), "the signals")[None, :]
+    hours = network.hours(jobs.data_gb[rows][:, None], src, dst)
+    # whole steps, rounded up; 1e-9 keeps an exact multiple from becoming one step more
+    delay[rows] = np.ceil(hours * 60.0 / signals.step_min - 1e-9).astype(np.int64)
+    cost[rows] = network.cost_cny(jobs.data_gb[rows][:, None], src, dst)
+    return Transfers(delay_steps=delay, cost_cny=cost)
+
+
+def reachable_sites(
+    jobs: JobTable, signals: SiteSignals
+) -> tuple[npt.NDArray[np.bool_], Transfers]:
+    """Jobs × signal-sites: where each job may run *and* still finish after its data arrive,
+    and the transfers (:class:`Transfers`) that running there takes."""
+    allowed = _site_columns(jobs, signals)
+    moves = _transfers(jobs, signals, allowed)
+    r, d = _windows(jobs, signals)
+    slack = (d - r - jobs.duration_steps)[:, None]
+    return allowed & (moves.delay_steps <= np.maximum(slack, 0)), moves
 
 
 def _windows(jobs: JobTable, signals: SiteSignals) -> tuple[IntArray, IntArray]:
@@ -311,7 +377,7 @@ def plan_capacity(
             f"slot_steps {slot_steps} must be ≥ 1 and divide the {signals.n_steps} steps"
         )
     cap = capacity_grid(capacity_mw, signals)
-    allowed = _site_columns(jobs, signals)
+    allowed, _ = reachable_sites(jobs, signals)
     r, d = _windows(jobs, signals)
     n_s, n_t = cap.shape
     n_h = n_t // slot_steps

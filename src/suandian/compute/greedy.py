@@ -16,8 +16,9 @@ the grid's carbon intensity ``c[s, t]`` and the IT capacity open to jobs ``C[s, 
 
   A job that fits nowhere is left out of the plan and reported with the reason. Greedy never
   moves a job once placed, so an early job may take the window a later, tighter one needed.
-* :func:`arrival_plan` — carbon- and capacity-agnostic: each job starts at its release on the
-  first of its allowed sites (in the table's site order) and runs straight through.
+* :func:`arrival_plan` — carbon- and capacity-agnostic: each job starts at its release on its
+  data site, or else on the first of its allowed sites (in the table's site order) once its
+  data have arrived, and runs straight through.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def greedy_plan(
     capacity_mw: npt.ArrayLike,
     grid_start_utc: pd.Timestamp,
     step_min: int,
+    delay_steps: npt.ArrayLike | None = None,
 ) -> GreedyResult:
     """Place jobs one by one, in arrival order, at their lowest-intensity feasible slot.
 
@@ -102,8 +104,12 @@ def greedy_plan(
         Start of step 0.
     step_min : int
         Step length; must equal the jobs'. [min]
+    delay_steps : array-like (jobs, S), optional
+        Steps after its release before a job's data reach each site
+        (:func:`suandian.compute.capacity.reachable_sites`); the job starts no earlier there.
     """
     intensity = np.asarray(intensity_g_per_kwh, dtype=np.float64)
+    delay = _delays(delay_steps, len(jobs), len(sites))
     remaining = np.array(capacity_mw, dtype=np.float64)
     release, deadline = _check(jobs, sites, intensity, remaining, grid_start_utc, step_min)
     n_steps = intensity.shape[1]
@@ -133,7 +139,11 @@ def greedy_plan(
         best: tuple[float, int, int] | None = None  # (mean intensity, start, site row)
         best_steps: npt.NDArray[np.int64] | None = None
         most_free = 0.0
+        r_home = r
         for s in rows:
+            r = r_home + int(delay[i, s])
+            if d - r < k:
+                continue
             free = remaining[s, r:d] >= p - _FIT_TOLERANCE_MW
             most_free = max(most_free, float(remaining[s, r:d].max()))
             if split:
@@ -183,26 +193,47 @@ def greedy_plan(
     return GreedyResult(plan=plan, unplaced=unplaced)
 
 
+def _delays(delay_steps: npt.ArrayLike | None, n_jobs: int, n_sites: int) -> npt.NDArray[np.int64]:
+    if delay_steps is None:
+        return np.zeros((n_jobs, n_sites), dtype=np.int64)
+    delay = np.asarray(delay_steps, dtype=np.int64)
+    if delay.shape != (n_jobs, n_sites):
+        raise InputError(
+            f"delay_steps: shape {delay.shape}, expected (jobs, sites) = {(n_jobs, n_sites)}"
+        )
+    return delay
+
+
 def arrival_plan(
-    jobs: JobTable, *, sites: Sequence[str], grid_start_utc: pd.Timestamp, step_min: int
+    jobs: JobTable,
+    *,
+    sites: Sequence[str],
+    grid_start_utc: pd.Timestamp,
+    step_min: int,
+    delay_steps: npt.ArrayLike | None = None,
 ) -> Plan:
-    """Every job starts at its release on its first allowed site that is in ``sites``."""
+    """Every job starts at its release on its data site if it may run there, else on its
+    first allowed site in ``sites`` once its data have arrived (``delay_steps`` as in
+    :func:`greedy_plan`)."""
     release, _ = _check(jobs, sites, np.zeros((len(sites), 1)), None, grid_start_utc, step_min)
-    known = _site_columns(jobs, sites) >= 0
-    usable = jobs.allowed & known[None, :]
+    row_of = _site_columns(jobs, sites)
+    usable = jobs.allowed & (row_of >= 0)[None, :]
     if not usable.any(axis=1).all():
         i = int(np.flatnonzero(~usable.any(axis=1))[0])
         raise InputError(
             f"job {jobs.ids[i]!r}: none of its allowed sites is among {list(sites)}; "
             "plan on signals of its sites"
         )
-    first_site = np.asarray(jobs.sites, dtype=object)[np.argmax(usable, axis=1)]
+    at_data = usable & (np.asarray(jobs.sites, dtype=object)[None, :] == jobs.data_site[:, None])
+    col = np.where(at_data.any(axis=1), np.argmax(at_data, axis=1), np.argmax(usable, axis=1))
+    first_site = np.asarray(jobs.sites, dtype=object)[col]
+    delay = _delays(delay_steps, len(jobs), len(sites))[np.arange(len(jobs)), row_of[col]]
     k = jobs.duration_steps
     within = np.arange(int(k.sum()), dtype=np.int64) - np.repeat(np.cumsum(k) - k, k)
     return Plan(
         job_id=np.repeat(jobs.ids, k),
         site=np.repeat(first_site, k),
-        step=np.repeat(release, k) + within,
+        step=np.repeat(release + delay, k) + within,
         grid_start_utc=pd.Timestamp(grid_start_utc),
         step_min=step_min,
     )

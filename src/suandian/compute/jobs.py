@@ -51,6 +51,9 @@ class Job:
         Sites the job may run on (data residency); at least one.
     data_gb : float
         Data to move if it runs away from its data. [GB]
+    data_site : str
+        Site that holds the data (``""``: none; the job moves nothing). Running elsewhere
+        first moves ``data_gb`` there (:mod:`suandian.compute.transfer`).
     priority : int
         Higher runs first when capacity is short.
     step_min : int
@@ -67,6 +70,7 @@ class Job:
     checkpoint_steps: int = 1
     allowed_sites: tuple[str, ...] = ()
     data_gb: float = 0.0
+    data_site: str = ""
     priority: int = 0
     step_min: int = 15
 
@@ -116,6 +120,16 @@ def check_sites(jobs: Sequence[Job] | JobTable, known_sites: Collection[str]) ->
             raise InputError(
                 f"job {job_id!r}: allowed_sites names unknown site {site!r}; "
                 f"use one of {sorted(known)} or add the site to the scenario"
+            )
+    if isinstance(jobs, JobTable):
+        held = [(str(i), str(s)) for i, s in zip(jobs.ids, jobs.data_site, strict=True) if s]
+    else:
+        held = [(job.id, job.data_site) for job in jobs if job.data_site]
+    for job_id, site in held:
+        if site not in known:
+            raise InputError(
+                f"job {job_id!r}: data_site names unknown site {site!r}; use one of "
+                f"{sorted(known)}, or leave it empty if the job moves no data"
             )
 
 
@@ -228,6 +242,8 @@ class JobTable:
     sites: tuple[str, ...]
     allowed: npt.NDArray[np.bool_]
     data_gb: npt.NDArray[np.float64]
+    data_site: npt.NDArray[np.object_]
+    """Site holding each job's data, ``""`` for none."""
     priority: npt.NDArray[np.int64]
     step_min: int = 15
     _row: dict[str, int] = field(default_factory=dict, repr=False)
@@ -248,7 +264,9 @@ class JobTable:
         site_list = (
             tuple(sites)
             if sites is not None
-            else tuple(sorted({s for job in jobs for s in job.allowed_sites}))
+            else tuple(
+                sorted({s for job in jobs for s in (*job.allowed_sites, job.data_site) if s})
+            )
         )
         check_sites(jobs, site_list)
         col = {s: j for j, s in enumerate(site_list)}
@@ -267,6 +285,7 @@ class JobTable:
             sites=site_list,
             allowed=allowed,
             data_gb=[job.data_gb for job in jobs],
+            data_site=[job.data_site for job in jobs],
             priority=[job.priority for job in jobs],
             step_min=steps.pop(),
         )
@@ -286,6 +305,7 @@ class JobTable:
         interruptible: npt.ArrayLike = False,
         checkpoint_steps: npt.ArrayLike = 1,
         data_gb: npt.ArrayLike = 0.0,
+        data_site: npt.ArrayLike = "",
         priority: npt.ArrayLike = 0,
         step_min: int = 15,
     ) -> JobTable:
@@ -324,6 +344,7 @@ class JobTable:
             sites=site_tuple,
             allowed=allowed_arr,
             data_gb=column(data_gb, np.float64),
+            data_site=column(data_site, object),
             priority=column(priority, np.int64),
             step_min=step_min,
         )

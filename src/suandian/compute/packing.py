@@ -35,9 +35,9 @@ from suandian.compute.capacity import (
     IntArray,
     Objective,
     SiteSignals,
-    _site_columns,
     _windows,
     capacity_grid,
+    reachable_sites,
     step_cost_per_mwh,
 )
 from suandian.compute.jobs import JobTable, Plan
@@ -72,6 +72,9 @@ class PackResult:
         The order of the first pass.
     improved : int
         Moves of the improvement sweeps (a job to cheaper steps or another site).
+    moved_jobs, moved_gb, transfer_cny : int, float, float
+        Placed jobs that run away from their data, the data they move [GB] and its price
+        [CNY] (:mod:`suandian.compute.transfer`).
     """
 
     plan: Plan
@@ -80,6 +83,9 @@ class PackResult:
     repaired: int = 0
     order: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     improved: int = 0
+    moved_jobs: int = 0
+    moved_gb: float = 0.0
+    transfer_cny: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +98,11 @@ class _JobArrays:
     p_mw: FloatArray
     contiguous: npt.NDArray[np.bool_]
     allowed: npt.NDArray[np.bool_]
+    delay: IntArray | None = None
+    """Jobs × sites: steps after the release before the job's data have arrived."""
+    extra: FloatArray | None = None
+    """Jobs × sites: the move's cost in the unit of a job's step-cost sum (its objective
+    divided by ``p · Δt``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,6 +184,8 @@ def _choose_chunk(
     width = int(w.max())
     off = np.arange(width)
     inside = off < w[pj][:, None]  # (P, W)
+    if jobs.delay is not None:  # the data must arrive before the first step
+        inside &= off >= jobs.delay[rows[pj], ps][:, None]
 
     def window(x: FloatArray) -> FloatArray:
         # each pair's window of x as a row: whole rows copied from a sliding view
@@ -230,6 +243,8 @@ def _choose_chunk(
         sums = np.where(clear & (off + kk <= w[pj[run]][:, None]), sums, np.inf)
         start[run] = np.argmin(sums, axis=1)
         tot[run] = sums[np.arange(len(run)), start[run]]
+    if jobs.extra is not None:
+        tot += jobs.extra[rows[pj], ps]
     # per job, its cheapest pair (pairs come sorted by job; ties go to the lower site)
     by_cost = np.lexsort((tot, pj))
     first = by_cost[np.concatenate([[True], pj[by_cost][1:] != pj[by_cost][:-1]])]
@@ -268,6 +283,8 @@ def _choose_chunk(
         held = np.flatnonzero(own_site >= 0)
         held_cost = np.bincount(own_pair, cost[own_pair, own_t], minlength=n_p)
         own_total[held] = held_cost[pair_of[held, own_site[held]]]
+        if jobs.extra is not None:
+            own_total[held] += jobs.extra[rows[held], own_site[held]]
     return _Choice(site=site, steps=steps, total=total, own_total=own_total)
 
 
@@ -398,12 +415,25 @@ def pack_jobs(
     else:
         penalty = 2.0 * float(unit_cost.max() - unit_cost.min()) + 1.0
         choice_cost = unit_cost + penalty * (curve <= _EPS_MW)
-    allowed = _site_columns(jobs, signals)
+    allowed, moves = reachable_sites(jobs, signals)
     r, d = _windows(jobs, signals)
     k_all = jobs.duration_steps
     p_all = jobs.power_mw
     contiguous = ~(jobs.interruptible & (jobs.checkpoint_steps == 1))
-    cols = _JobArrays(r=r, d=d, k=k_all, p_mw=p_all, contiguous=contiguous, allowed=allowed)
+    moving = bool(moves.delay_steps.any())
+    extra = None
+    if moving and objective != "carbon":  # the move is priced in CNY; carbon leaves it out
+        extra = moves.cost_cny / (p_all * signals.step_h)[:, None]
+    cols = _JobArrays(
+        r=r,
+        d=d,
+        k=k_all,
+        p_mw=p_all,
+        contiguous=contiguous,
+        allowed=allowed,
+        delay=moves.delay_steps if moving else None,
+        extra=extra,
+    )
     surplus = signals.surplus_mw
     n_s = cap.shape[0]
     state = _Packing(
@@ -435,10 +465,11 @@ def pack_jobs(
         improved += _improve(order, cols, unit_cost, state, surplus, width)
 
     unplaced = {
-        str(jobs.ids[i]): _why(int(i), r, d, k_all, p_all, allowed, cap, jobs)
+        str(jobs.ids[i]): _why(int(i), r, d, k_all, p_all, allowed, cap, jobs, signals)
         for i in np.flatnonzero(state.site < 0)
     }
     placed = np.flatnonzero(state.site >= 0)
+    away = placed[moves.delay_steps[placed, state.site[placed]] > 0]
     counts = k_all[placed]
     steps_cat = (
         np.concatenate([state.steps[i] for i in placed])
@@ -460,6 +491,9 @@ def pack_jobs(
         repaired=repaired,
         order=order,
         improved=improved,
+        moved_jobs=len(away),
+        moved_gb=float(jobs.data_gb[away].sum()),
+        transfer_cny=float(moves.cost_cny[away, state.site[away]].sum()),
     )
 
 
@@ -590,6 +624,8 @@ def _evict_and_place(
         cap = state.free_mw[sites, a:b] + state.load_mw[sites, a:b]
         short = np.clip(p - state.free_mw[sites, a:b], 0.0, None)
         usable = cap >= p - _EPS_MW
+        if jobs.delay is not None:  # not before the job's data have arrived
+            usable &= np.arange(b - a)[None, :] >= jobs.delay[i, sites][:, None]
         score = np.where(usable, short * 1e6 + cost_per_mwh[sites, a:b], np.inf)
         rank = np.argsort(np.where(usable.sum(axis=1) >= k, short.sum(axis=1), np.inf))
         for jj in rank[:_EVICT_SITES]:
@@ -681,6 +717,7 @@ def _why(
     allowed: npt.NDArray[np.bool_],
     cap: FloatArray,
     jobs: JobTable,
+    signals: SiteSignals,
 ) -> str:
     if d[i] - r[i] < k[i]:
         return (
@@ -689,6 +726,12 @@ def _why(
         )
     sites = np.flatnonzero(allowed[i])
     if len(sites) == 0:
+        if str(jobs.data_site[i]) and any(s in signals.sites for s in _allowed_names(jobs, i)):
+            return (
+                f"its {jobs.data_gb[i]:.6g} GB at {jobs.data_site[i]!r} cannot reach any of its "
+                "allowed sites in time to run before its deadline; allow its data site, move "
+                "the deadline or move the data ahead"
+            )
         return "none of its allowed_sites is planned; add signals and capacity for them"
     fits_alone = (cap[sites, r[i] : d[i]] >= p[i] - _EPS_MW).sum(axis=1)
     if fits_alone.max() < k[i]:
@@ -701,6 +744,10 @@ def _why(
         f"the capacity of its allowed sites is taken by other jobs: no {int(k[i])} {how}steps "
         f"with {p[i]:.6g} MW free before its deadline; raise capacity or move the deadline"
     )
+
+
+def _allowed_names(jobs: JobTable, i: int) -> list[str]:
+    return [jobs.sites[j] for j in np.flatnonzero(jobs.allowed[i])]
 
 
 def plan_cost(
@@ -738,6 +785,7 @@ def take_jobs(jobs: JobTable, rows: npt.ArrayLike) -> JobTable:
         sites=jobs.sites,
         allowed=jobs.allowed[idx],
         data_gb=jobs.data_gb[idx],
+        data_site=jobs.data_site[idx],
         priority=jobs.priority[idx],
         step_min=jobs.step_min,
     )

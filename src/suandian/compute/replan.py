@@ -402,7 +402,10 @@ def replan_jobs(
     )
     if len(work):
         problems += check_plan(
-            work, plan, site_capacity_mw=dict(zip(signals.sites, left, strict=True))
+            work,
+            plan,
+            site_capacity_mw=dict(zip(signals.sites, left, strict=True)),
+            network=signals.network,
         )
     if problems:
         raise InfeasiblePlan(

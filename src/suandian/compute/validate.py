@@ -11,7 +11,9 @@ hide itself. Rules, each reported per job (or per site and step):
    after a multiple of ``checkpoint_steps`` run steps;
 6. its site is one of its ``allowed_sites``;
 7. with ``site_capacity_mw``: the power of the jobs running on a site in a step stays within
-   that site's capacity (one figure per site, or one per step of the plan's grid).
+   that site's capacity (one figure per site, or one per step of the plan's grid);
+8. with ``network``: a job that runs away from its ``data_site`` starts no earlier than its
+   release plus the time its data take to get there (:mod:`suandian.compute.transfer`).
 
 :func:`check_replan` checks the bookkeeping across re-plans: every job of the queue is in exactly
 one of finished, running, the new plan and the jobs reported unplaceable.
@@ -26,10 +28,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from suandian.compute.jobs import JobTable, Plan
+from suandian.compute.transfer import Network
 
 __all__ = ["check_plan", "check_replan"]
 
 _CAPACITY_TOLERANCE_MW = 1e-9
+_TRANSFER_TOLERANCE_NS = 10**6  # 1 ms of float rounding in a transfer time
 
 
 def check_plan(
@@ -37,6 +41,7 @@ def check_plan(
     plan: Plan,
     *,
     site_capacity_mw: Mapping[str, float | npt.ArrayLike] | None = None,
+    network: Network | None = None,
 ) -> list[str]:
     """Every way ``plan`` breaks the rules above, one line each; an empty list means valid.
 
@@ -48,6 +53,8 @@ def check_plan(
     site_capacity_mw : mapping site → MW or array of MW per step, optional
         Capacity open to the jobs: one figure for every step, or an array indexed by the plan's
         step (a step past its end is a problem). [MW]
+    network : Network, optional
+        Paths between the sites; without it, rule 8 is not checked.
     """
     problems: list[str] = []
     if plan.step_min != jobs.step_min:
@@ -131,7 +138,36 @@ def check_plan(
 
     if site_capacity_mw is not None:
         problems += _capacity_problems(jobs, rows, row_of, site_capacity_mw, origin_ns, step_ns)
+    if network is not None:
+        problems += _transfer_problems(jobs, rows, network, origin_ns, step_ns)
     return problems
+
+
+def _transfer_problems(
+    jobs: JobTable, rows: pd.DataFrame, network: Network, origin_ns: int, step_ns: int
+) -> list[str]:
+    first = rows.groupby("row").agg(site=("site", "first"), step=("step", "min"))
+    i = first.index.to_numpy()
+    data_site = np.asarray(jobs.data_site, dtype=object)[i].astype(str)
+    away = (data_site != "") & (data_site != first["site"].to_numpy().astype(str))
+    away &= jobs.data_gb[i] > 0
+    if not away.any():
+        return []
+    i, sites = i[away], first["site"].to_numpy().astype(str)[away].tolist()
+    hours = network.hours(
+        jobs.data_gb[i],
+        network.index(list(data_site[away]), "data_site"),
+        network.index(list(sites), "the plan"),
+    )
+    start_ns = origin_ns + first["step"].to_numpy()[away] * step_ns
+    arrive_ns = jobs.release_ns[i] + np.rint(hours * 3.6e12).astype(np.int64)
+    return [
+        f"job {jobs.ids[j]!r} starts on {site!r} at {pd.Timestamp(int(t), tz='UTC')}, before "
+        f"its {jobs.data_gb[j]:.6g} GB from {jobs.data_site[j]!r} arrive "
+        f"({pd.Timestamp(int(a), tz='UTC')})"
+        for j, site, t, a in zip(i, sites, start_ns, arrive_ns, strict=True)
+        if t < a - _TRANSFER_TOLERANCE_NS
+    ]
 
 
 def _capacity_problems(

@@ -100,6 +100,7 @@ def _concat(a: JobTable, b: JobTable) -> JobTable:
         sites=a.sites,
         allowed=cat("allowed"),
         data_gb=cat("data_gb"),
+        data_site=cat("data_site"),
         priority=cat("priority"),
         step_min=a.step_min,
     )

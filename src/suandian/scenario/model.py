@@ -20,6 +20,7 @@ __all__ = [
     "Consumer",
     "ConsumerKind",
     "DataCenter",
+    "DataNetwork",
     "DirectContract",
     "ElectrolyzerFlexibility",
     "EvFlexibility",
@@ -252,6 +253,20 @@ class RoundTrip(_Model):
     beijing_ms: float = Field(ge=0.0, le=1000.0)
     shanghai_ms: float = Field(ge=0.0, le=1000.0)
     guangzhou_ms: float = Field(ge=0.0, le=1000.0)
+
+
+class DataNetwork(_Model):
+    """How the sites move a job's data to one another (:mod:`suandian.compute.transfer`).
+
+    A path's round trip comes from the sites' ``rtt``; one transfer runs at the lower of the
+    link's bandwidth and what ``streams`` TCP connections with a ``tcp_window_mib`` receive
+    window keep in flight over that round trip.
+    """
+
+    link_gbps: float = Field(gt=0.0, le=10_000.0, description="Bandwidth open to one transfer.")
+    streams: int = Field(ge=1, le=1024, description="Parallel TCP streams of one transfer.")
+    tcp_window_mib: float = Field(gt=0.0, le=4096.0, description="Receive window per stream.")
+    transfer_cny_per_gb: float = Field(ge=0.0, le=1000.0, description="Price of moving 1 GB.")
 
 
 class Site(_Model):
@@ -562,6 +577,7 @@ class Park(_Model):
     contracts: list[DirectContract] = []
     gec_price_cny_per_mwh: float = Field(5.2, ge=0.0, le=1000.0)
     targets: Targets = Targets()
+    network: DataNetwork | None = None
 
     @model_validator(mode="after")
     def _ids_and_references(self) -> Self:
@@ -643,6 +659,17 @@ class Park(_Model):
                         None,
                     )
                 )
+        if self.network is not None:
+            for i, site in enumerate(self.sites):
+                if site.rtt is None:
+                    problems.append(
+                        (
+                            f"sites[{i}].rtt",
+                            "the scenario has a network, so every site needs its round trips "
+                            "(beijing_ms, shanghai_ms, guangzhou_ms)",
+                            None,
+                        )
+                    )
         if problems:
             raise FieldPathError(problems)
         return self

@@ -151,6 +151,7 @@ def plan_queue(
     ``scenario`` names the park in the reasons; ``max_days`` bounds a period found from the
     deadlines and ``last_day`` the period's end.
     """
+    from suandian.compute.capacity import reachable_sites
     from suandian.compute.greedy import arrival_plan, greedy_plan
     from suandian.compute.validate import check_plan
     from suandian.sim.site_signals import plan_totals
@@ -206,6 +207,7 @@ def plan_queue(
     placed: list[Job] = []
     if jobs:
         table = JobTable.from_jobs(jobs, sites=signals.sites)
+        on_grid["delay_steps"] = reachable_sites(table, signals.for_planner())[1].delay_steps
         if strategy == "planner":
             packed = _two_level(table, signals, step_min, capacity)
             plan = packed.plan
@@ -227,7 +229,8 @@ def plan_queue(
     starts: dict[str, tuple[str, dt.datetime]] = {}
     if plan is not None and placed:
         placed_table = JobTable.from_jobs(placed, sites=signals.sites)
-        problems = check_plan(placed_table, plan)
+        on_grid["delay_steps"] = reachable_sites(placed_table, signals.for_planner())[1].delay_steps
+        problems = check_plan(placed_table, plan, network=signals.network)
         # arrival ignores capacity
         problems += _capacity_problems(plan, placed_table, signals, capacity)
         if problems:

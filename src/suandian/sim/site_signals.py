@@ -17,7 +17,9 @@
   a tariff gets the flat placeholder :data:`DEFAULT_PRICE_CNY_PER_KWH`;
 - **compute capacity** ``capacity_mw`` — the IT headroom of the site's data centers,
   Σ (IT capacity − fixed IT load), in IT MW (the unit of a job's ``power_mw``); a site without
-  a data center (the ``national`` scenario models none) gets :data:`DEFAULT_CAPACITY_MW`.
+  a data center (the ``national`` scenario models none) gets :data:`DEFAULT_CAPACITY_MW`;
+- **data network** ``network`` — the paths between the sites for jobs that move data
+  (:func:`park_network`), when the scenario has a ``network`` block.
 
 :func:`signals_from_csv` maps a *measured* intensity series (the carbon-intensity CSV format:
 ``Time`` naive UTC interval starts, ``Carbon Intensity`` in gCO₂/kWh) onto one site.
@@ -36,6 +38,7 @@ import pandas as pd
 
 from suandian.compute import planner
 from suandian.compute.jobs import JobTable, Plan
+from suandian.compute.transfer import Network
 from suandian.core.errors import InputError, NotFound, TimeError
 from suandian.core.times import local_hour, require_utc
 from suandian.grid.site_mix import grid_mix_for
@@ -49,6 +52,7 @@ __all__ = [
     "GridMixFn",
     "PlanTotals",
     "SiteSignals",
+    "park_network",
     "plan_totals",
     "signals_from_csv",
     "site_signals",
@@ -89,6 +93,8 @@ class SiteSignals:
     """IT power open to jobs. [MW]"""
     intensity_modelled: bool = True
     """Whether the intensity is the modelled zone mix (DESIGN §7) rather than measured."""
+    network: Network | None = None
+    """Paths between the sites for jobs that move data; ``None``: no job may."""
 
     def __post_init__(self) -> None:
         index = self.index_utc
@@ -133,7 +139,28 @@ class SiteSignals:
             intensity_g_per_kwh=self.intensity_g_per_kwh,
             price_cny_per_kwh=self.price_cny_per_kwh,
             surplus_mw=self.surplus_mw,
+            network=self.network,
         )
+
+
+def park_network(park: Park) -> Network | None:
+    """The scenario's data network over its sites, or ``None`` if it has no ``network``."""
+    spec = park.network
+    if spec is None:
+        return None
+    hubs = [
+        (r.beijing_ms, r.shanghai_ms, r.guangzhou_ms)
+        for r in (site.rtt for site in park.sites)
+        if r is not None
+    ]
+    return Network.from_hubs(
+        [site.id for site in park.sites],
+        np.asarray(hubs, dtype=np.float64),
+        link_gbps=spec.link_gbps,
+        streams=spec.streams,
+        window_mib=spec.tcp_window_mib,
+        cny_per_gb=spec.transfer_cny_per_gb,
+    )
 
 
 def _price(site: Site, index: pd.DatetimeIndex, resolution_min: int) -> FloatArray:
@@ -198,6 +225,7 @@ def site_signals(
         surplus_mw=surplus,
         price_cny_per_kwh=price,
         capacity_mw=capacity,
+        network=park_network(park),
     )
 
 
@@ -272,6 +300,10 @@ class PlanTotals:
     """Location-based emissions of the grid energy. [kgCO₂]"""
     cost_cny: float
     """Import cost of the grid energy. [CNY]"""
+    moved_gb: float = 0.0
+    """Data moved to jobs that run away from their ``data_site``. [GB]"""
+    transfer_cny: float = 0.0
+    """Price of those moves (not in ``cost_cny``). [CNY]"""
 
     @property
     def green_share(self) -> float | None:
@@ -284,7 +316,8 @@ def plan_totals(jobs: JobTable, plan: Plan, signals: SiteSignals) -> PlanTotals:
 
     Per site and interval the jobs' load ``L`` (their own ``power_mw``, no PUE uplift) draws
     on-site surplus first, ``G = min(L, surplus)``, and the grid for the rest, ``R = L − G``:
-    carbon ``Σ R·Δt·intensity`` (MW × h × g/kWh = kg), cost ``Σ R·Δt·1000·price``.
+    carbon ``Σ R·Δt·intensity`` (MW × h × g/kWh = kg), cost ``Σ R·Δt·1000·price``. With a
+    network, the data each job moves to run away from its ``data_site`` and their price.
     """
     if plan.step_min != signals.step_min:
         raise InputError(
@@ -302,9 +335,23 @@ def plan_totals(jobs: JobTable, plan: Plan, signals: SiteSignals) -> PlanTotals:
     green = np.minimum(load, signals.surplus_mw)
     grid = load - green
     dt_h = signals.step_h
+    moved_gb = transfer_cny = 0.0
+    if signals.network is not None:
+        site_of = pd.Series(np.asarray(plan.site, dtype=str), index=plan.job_id)
+        site_of = site_of[~site_of.index.duplicated()]
+        row = pd.Index(np.asarray(jobs.ids, dtype=str)).get_indexer(site_of.index)
+        data_site = np.asarray(jobs.data_site, dtype=object)[row].astype(str)
+        net = signals.network
+        src = net.index([s if s in net.sites else "" for s in data_site], "data_site")
+        dst = net.index(site_of.to_list(), "the plan")
+        moved = (src >= 0) & (src != dst) & (jobs.data_gb[row] > 0)
+        moved_gb = float(jobs.data_gb[row][moved].sum())
+        transfer_cny = float(net.cost_cny(jobs.data_gb[row], src, dst).sum())
     return PlanTotals(
         energy_mwh=float(load.sum() * dt_h),
         green_mwh=float(green.sum() * dt_h),
         carbon_kgco2=float((grid * signals.intensity_g_per_kwh).sum() * dt_h),
         cost_cny=float((grid * signals.price_cny_per_kwh).sum() * dt_h * 1000.0),
+        moved_gb=moved_gb,
+        transfer_cny=transfer_cny,
     )

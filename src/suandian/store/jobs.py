@@ -78,6 +78,8 @@ class JobRow(JobsBase):
     allowed_sites: Mapped[str] = mapped_column(String(2000))
     """Site ids separated by commas."""
     data_gb: Mapped[float] = mapped_column(Float)
+    data_site: Mapped[str] = mapped_column(String(64), server_default="")
+    """Site holding the job's data; empty for none."""
     priority: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     submitted_utc: Mapped[dt.datetime] = mapped_column(UtcDateTime)
@@ -332,6 +334,7 @@ def _row(job: Job, now: dt.datetime) -> dict[str, object]:
         "checkpoint_steps": job.checkpoint_steps,
         "allowed_sites": ",".join(job.allowed_sites),
         "data_gb": job.data_gb,
+        "data_site": job.data_site,
         "priority": job.priority,
         "status": "queued",
         "submitted_utc": now,
@@ -353,6 +356,7 @@ def _queued(r: Any) -> QueuedJob:
         checkpoint_steps=r.checkpoint_steps,
         allowed_sites=tuple(s for s in r.allowed_sites.split(",") if s),
         data_gb=r.data_gb,
+        data_site=r.data_site,
         priority=r.priority,
         step_min=r.step_min,
     )

@@ -32,6 +32,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from suandian.api.context import ApiError, Caller, Operator, Platform, PlatformDep, not_found
 from suandian.compute.jobs import Job, check_sites
+from suandian.compute.transfer import Network, check_transfers
 from suandian.core.errors import InputError, NotFound
 from suandian.sim.job_planning import NothingToPlan, Strategy, plan_queue
 from suandian.store.jobs import QueuedJob
@@ -92,6 +93,12 @@ class JobIn(BaseModel):
         description="Sites the job may run on (default: every site of the scenario).",
     )
     data_gb: float = Field(default=0.0, ge=0, le=1e9, allow_inf_nan=False)
+    data_site: str = Field(
+        default="",
+        max_length=64,
+        description="Site that holds the job's data (empty: none); running elsewhere first "
+        "moves data_gb there.",
+    )
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     step_min: _STEP_MIN = 15
 
@@ -121,6 +128,7 @@ class JobOut(BaseModel):
     checkpoint_steps: int
     allowed_sites: list[str]
     data_gb: float
+    data_site: str
     priority: int
     submitted_utc: dt.datetime
     site: str | None = Field(description="Planned site, once planned.")
@@ -177,6 +185,8 @@ class PlanTotalsOut(BaseModel):
     carbon_kgco2: float
     cost_cny: float
     green_share_pu: float | None = Field(description="On-site green share of the energy.")
+    moved_gb: float = Field(description="Data moved to jobs that run away from their data.")
+    transfer_cny: float = Field(description="Price of those moves (not in cost_cny).")
 
 
 class PlanOut(BaseModel):
@@ -210,6 +220,7 @@ def _out(q: QueuedJob) -> JobOut:
         checkpoint_steps=j.checkpoint_steps,
         allowed_sites=list(j.allowed_sites),
         data_gb=j.data_gb,
+        data_site=j.data_site,
         priority=j.priority,
         submitted_utc=q.submitted_utc,
         site=q.site,
@@ -243,7 +254,7 @@ def _tenant_of(body: JobIn, caller: Principal, tenants: set[str], where: str) ->
     return body.tenant
 
 
-def _job(body: JobIn, tenant: str, sites: list[str], where: str) -> Job:
+def _job(body: JobIn, tenant: str, sites: list[str], network: Network | None, where: str) -> Job:
     if body.power_mw is not None:
         power_mw = body.power_mw
     elif body.gpus is not None and body.gpu_kw is not None:
@@ -273,10 +284,12 @@ def _job(body: JobIn, tenant: str, sites: list[str], where: str) -> Job:
             checkpoint_steps=checkpoint,
             allowed_sites=tuple(body.allowed_sites or sites),
             data_gb=body.data_gb,
+            data_site=body.data_site,
             priority=body.priority,
             step_min=body.step_min,
         )
         check_sites([job], sites)
+        check_transfers([job], network)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
     return job
@@ -287,12 +300,16 @@ def submit_jobs(body: JobsIn, platform: PlatformDep, caller: Caller) -> Submitte
     """Every job is checked before anything is stored; one bad job refuses the submission."""
     if not (caller.can_operate or caller.role == "tenant"):
         raise ApiError(403, f"role {caller.role} cannot submit jobs; ask an operator")
+    from suandian.sim.site_signals import park_network
+
     sites = [s.id for s in platform.park.sites]
+    network = park_network(platform.park)
     tenants = {str(o["org"]) for o in platform.directory.orgs() if o["kind"] == "tenant"}
     jobs = []
     for i, record in enumerate(body.jobs):
         where = f"jobs[{i}]"
-        jobs.append(_job(record, _tenant_of(record, caller, tenants, where), sites, where))
+        tenant = _tenant_of(record, caller, tenants, where)
+        jobs.append(_job(record, tenant, sites, network, where))
     queue = platform.job_queue()
     n = queue.submit(jobs)
     return Submitted(queued=n, jobs=[_out(queue.get(j.tenant, j.id)) for j in jobs])
@@ -352,6 +369,8 @@ def _totals(t: PlanTotals) -> PlanTotalsOut:
         carbon_kgco2=round(t.carbon_kgco2, 3),
         cost_cny=round(t.cost_cny, 2),
         green_share_pu=None if t.green_share is None else round(t.green_share, 6),
+        moved_gb=round(t.moved_gb, 3),
+        transfer_cny=round(t.transfer_cny, 2),
     )
 
 
