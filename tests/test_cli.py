@@ -201,7 +201,7 @@ def test_demo_json(
     monkeypatch.chdir(tmp_path)
     out_dir = tmp_path / "out"
     argv = ["demo", "--days", "2", "--start", "2025-01-01", "--json", "--out", str(out_dir)]
-    assert _run_main(argv) == 0
+    assert _run_main([*argv, "--network"]) == 0
     stdout = capsys.readouterr().out
     assert len(stdout.strip().splitlines()) == 1  # one JSON object
     summary = json.loads(stdout)
@@ -261,6 +261,15 @@ def test_demo_json(
     assert coo["flexible_mwh"] == pytest.approx(unc["flexible_mwh"], rel=1e-9)
     assert summary["closed_loop"]["objective"] == "green"
     assert summary["closed_loop"]["resolution_min"] == 60
+    # --network: the national sites beside the park, the same jobs in both runs
+    net_unc, net_coo = unc["network"], coo["network"]
+    assert len(net_unc["sites"]) == 11 and net_unc["jobs"] == net_coo["jobs"] > 0
+    assert net_coo["energy_mwh"] + net_coo["deadline_misses_mwh"] == pytest.approx(
+        net_unc["energy_mwh"], rel=1e-9
+    )
+    assert net_coo["emissions_tco2"] < net_unc["emissions_tco2"]
+    assert net_coo["capacity_overrun_mwh"] == 0.0
+    assert summary["closed_loop"]["network"]["objective"] == "weighted"
     # The meters read the plan: the battery is no longer idle.
     assert summary["readings"]["accepted"] == 28 * 2 * 96
     with ReadingsStore(tmp_path / "data") as store:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # the ledger, its SQL store and the simulation load inside th
     from suandian.ledger import GecMonth
     from suandian.meters.certify import CertifyResult
     from suandian.sim.closed_loop import ClosedLoop
+    from suandian.sim.network_loop import NetworkLoop
 
 __all__ = ["app", "main"]
 
@@ -256,6 +258,14 @@ def demo(
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
     ] = False,
     lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
+    network: Annotated[
+        bool,
+        typer.Option(
+            "--network",
+            help="Also run the national computing network's sites beside the park, "
+            "uncoordinated and coordinated (docs/closed_loop.md).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate the park, dispatch it, meter it, trace its green power and report.
 
@@ -297,7 +307,7 @@ def demo(
         transient=as_json,
         disable=not err.is_terminal and as_json,
     ) as progress:
-        task = progress.add_task("simulating", total=stage_count(park) * n_years + 7)
+        task = progress.add_task("simulating", total=stage_count(park) * n_years + 7 + network)
 
         def tick(stage: str) -> None:
             progress.update(task, advance=1, description=stage)
@@ -326,6 +336,14 @@ def demo(
         plans, skipped = _demo_dispatch(park, series)
         progress.update(task, advance=1, description="closed loop (forecast, plan, run)")
         loops = [closed_loop(park, series, site=site) for site in closed_loop_sites(park)]
+        net = None
+        if network:
+            progress.update(task, advance=1, description="network (11 sites)")
+
+            def network_day(day: int, n_days: int) -> None:
+                progress.update(task, description=f"network: day {day}/{n_days}")
+
+            net = _demo_network(loops, summary.start_local_date, summary.days, network_day)
         progress.update(task, advance=1, description="metering (readings import)")
         first_day = dt.date.fromisoformat(summary.start_local_date)
         last_day = first_day + dt.timedelta(days=summary.days - 1)
@@ -372,7 +390,7 @@ def demo(
             "report": str(report),
             "readings": imported.to_json(),
             "dispatch": {c.site: comparison_json(c) for c in plans},
-            **_closed_loop_json(loops),
+            **_closed_loop_json(loops, net),
             "certificates": certified.to_json()
             | {"gec": [_gec_json(m) for m in gec], "database": _redacted(database_url(settings))},
         }
@@ -388,6 +406,8 @@ def demo(
         print_comparison(out, c, lang)
     for loop in loops:
         _print_closed_loop(loop, lang)
+    if net is not None:
+        _print_network(net, lang)
     out.print(f"stored {n_values:,} values as run {run_id} in {store_path}")
     out.print(
         f"meter readings: {imported.accepted:,} new, {imported.corrected:,} corrected, "
@@ -454,9 +474,10 @@ def _print_certificates(c: CertifyResult, gec: list[GecMonth]) -> None:
     print_gec(out, gec)
 
 
-def _closed_loop_json(loops: list[ClosedLoop]) -> dict[str, object]:
+def _closed_loop_json(loops: list[ClosedLoop], net: NetworkLoop | None) -> dict[str, object]:
     """``uncoordinated`` and ``coordinated``: the figures of the first site's closed loop (the
-    park's one site for ``xining``), with every site's under ``by_site``."""
+    park's one site for ``xining``), with every site's under ``by_site`` and, with
+    ``--network``, the network's under ``network``."""
     if not loops:
         return {"uncoordinated": None, "coordinated": None}
     out: dict[str, object] = {}
@@ -464,6 +485,8 @@ def _closed_loop_json(loops: list[ClosedLoop]) -> dict[str, object]:
         side = loops[0].side_json(mode)
         if len(loops) > 1:
             side["by_site"] = {lp.site: lp.side_json(mode) for lp in loops}
+        if net is not None:
+            side["network"] = net.side_json(mode)
         out[mode] = side
     out["closed_loop"] = {
         "objective": loops[0].objective,
@@ -472,7 +495,75 @@ def _closed_loop_json(loops: list[ClosedLoop]) -> dict[str, object]:
         "forecast_error": asdict(loops[0].forecast_error),
         "notes": list(loops[0].notes),
     }
+    if net is not None:
+        out["closed_loop"]["network"] = net.how_json()  # type: ignore[index]
     return out
+
+
+def _demo_network(
+    loops: list[ClosedLoop],
+    first_local_date: str,
+    days: int,
+    progress: Callable[[int, int], None],
+) -> NetworkLoop:
+    """The ``national`` sites beside the park's closed loop over the same days."""
+    import datetime as dt
+
+    from suandian.core.errors import InputError
+    from suandian.sim.network_loop import network_loop
+
+    if not loops:
+        raise InputError(
+            "--network: the scenario has no site the closed loop can run; use the xining park"
+        )
+    return network_loop(
+        load_scenario("national"),
+        loops[0],
+        first_day=dt.date.fromisoformat(first_local_date),
+        days=days,
+        progress=progress,
+    )
+
+
+def _print_network(net: NetworkLoop, lang: str) -> None:
+    zh = lang == "zh"
+    table = Table(
+        title=(
+            f"算力网 · {len(net.sites)} 个节点 · 无协同 vs 算电协同"
+            if zh
+            else f"Computing network · {len(net.sites)} sites · uncoordinated vs coordinated"
+        )
+    )
+    table.add_column("指标" if zh else "figure")
+    table.add_column("无协同" if zh else "uncoordinated", justify="right")
+    table.add_column("算电协同" if zh else "coordinated", justify="right")
+    table.add_column("变化" if zh else "change", justify="right")
+    for key, en, cn, kind in _NETWORK_ROWS:
+        a = float(getattr(net.uncoordinated, key))
+        b = float(getattr(net.coordinated, key))
+        if kind == "pct":
+            cells = (f"{a:.1%}", f"{b:.1%}", f"{(b - a) * 100:+.1f} pp")
+        else:
+            change = f"{(b - a) / abs(a):+.1%}" if a else "—"
+            digits = 0 if kind == "int" else 1
+            cells = (f"{a:,.{digits}f}", f"{b:,.{digits}f}", change)
+        table.add_row(cn if zh else en, *cells)
+    table.caption = " · ".join(net.notes) + " · docs/closed_loop.md"
+    out.print(table)
+
+
+_NETWORK_ROWS = (
+    ("green_share_pu", "hourly green share (park output)", "小时绿电占比（园区余电）", "pct"),
+    ("cfe_pu", "CFE (hourly carbon-free)", "CFE（逐时无碳）", "pct"),
+    ("cost_cny", "cost incl. data moves [CNY]", "成本（含数据传输）[CNY]", "num"),
+    ("emissions_tco2", "emissions [tCO₂]", "排放 [tCO₂]", "num"),
+    ("curtailment_absorbed_mwh", "park curtailment absorbed [MWh]", "消纳园区弃电 [MWh]", "num"),
+    ("deadline_misses_mwh", "deadline misses [MWh]", "超期算力 [MWh]", "num"),
+    ("jobs_missed", "jobs missed", "超期作业数", "int"),
+    ("jobs_moved", "jobs run away from their data", "异地运行作业数", "int"),
+    ("data_moved_gb", "data moved [GB]", "数据传输 [GB]", "int"),
+    ("capacity_overrun_mwh", "hall capacity overrun [MWh]", "机房超容 [MWh]", "num"),
+)
 
 
 _LOOP_ROWS = (

@@ -61,11 +61,12 @@ surplus in one hour never covers a deficit in another.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from suandian.core.errors import InputError
 from suandian.core.units import KG_PER_T, KW_PER_MW
@@ -82,7 +83,7 @@ from suandian.dispatch import (
 )
 from suandian.dispatch.problem import make_result
 from suandian.grid.site_mix import grid_mix_for
-from suandian.scenario.model import Park
+from suandian.scenario.model import Park, Site
 from suandian.sim.dispatch_inputs import (
     dispatch_inputs,
     dispatchable_sites,
@@ -104,6 +105,7 @@ __all__ = [
     "closed_loop",
     "closed_loop_sites",
     "deadline_shortfall_mwh",
+    "grid_clean_share",
     "operate_coordinated",
     "operate_uncoordinated",
     "settle",
@@ -156,6 +158,16 @@ class SiteLoop:
         ]
 
 
+def grid_clean_share(site: Site, index_utc: pd.DatetimeIndex) -> tuple[FloatArray, FloatArray]:
+    """(T,) clean (non-fossil) share of the site's modelled grid mix and (T,) its intensity
+    [kgCO₂/kWh] (:func:`suandian.grid.site_mix.grid_mix_for`)."""
+    sources, shares, intensity = grid_mix_for(site, index_utc)
+    fossil = shares[:, sources.index("fossil")] if "fossil" in sources else 0.0
+    clean = np.clip(1.0 - np.asarray(fossil, dtype=np.float64), 0.0, 1.0)
+    n_t = len(index_utc)
+    return np.broadcast_to(clean, (n_t,)).astype(np.float64), np.asarray(intensity, np.float64)
+
+
 def site_loop(
     park: Park,
     series: ParkSeries,
@@ -171,9 +183,7 @@ def site_loop(
     """
     inputs = dispatch_inputs(park, series, site=site, resolution_min=resolution_min)
     assert inputs.index_utc is not None
-    sources, shares, intensity = grid_mix_for(park.site(site), inputs.index_utc)
-    fossil = shares[:, sources.index("fossil")] if "fossil" in sources else 0.0
-    clean = np.clip(1.0 - np.asarray(fossil, dtype=np.float64), 0.0, 1.0)
+    clean, intensity = grid_clean_share(park.site(site), inputs.index_utc)
     inputs = replace(inputs, grid=replace(inputs.grid, ef_kgco2_per_kwh=intensity))
     k = resolution_min // series.resolution_min
     n_t = inputs.n_steps
@@ -191,7 +201,7 @@ def site_loop(
         forecast=site_forecast(park, series, inputs, site=site, error=forecast_error),
         arrivals_mw=np.asarray(total, dtype=np.float64),
         compute_arrivals_mw={a: v for a, v in arriving.items() if a in dcs},
-        clean_share_pu=np.broadcast_to(clean, (n_t,)).astype(np.float64),
+        clean_share_pu=clean,
     )
 
 
@@ -726,6 +736,8 @@ class ClosedLoop:
     uncoordinated: Figures
     coordinated: Figures
     notes: tuple[str, ...] = ()
+    runs: tuple[SiteLoop, Operation, Operation] | None = field(default=None, repr=False)
+    """The site and both operations behind the figures (uncoordinated, coordinated)."""
 
     def side_json(self, mode: Mode) -> dict[str, object]:
         """The figures of one run, with how it was operated, as plain JSON values."""
@@ -764,6 +776,7 @@ def closed_loop(
         uncoordinated=settle(unc, loop),
         coordinated=settle(coo, loop, reference=unc),
         notes=coo.result.notes if coo.result is not None else (),
+        runs=(loop, unc, coo),
     )
 
 
