@@ -84,3 +84,54 @@ def test_real_time_refuses_a_plan_already_past(queue: JobQueue, run_cli: RunCli)
     )
     assert "or replay the plan with --speedup" in " ".join(err.split())
     assert [(q.job.id, q.status, q.site, q.start_utc) for q in queue.jobs()] == before
+
+
+def test_run_follows_a_cancel_and_a_submission_made_while_it_runs(
+    queue: JobQueue, tmp_path: Path, run_cli: RunCli
+) -> None:
+    import threading
+    import time
+
+    # a3 is planned for 14:00 local (6 s of wall time after the run starts at 1,200×)
+    queue.mark_planned([Assignment("lab", "a3", "nanchuan", NOON + 8 * STEP)])
+    script, log = tmp_path / "job.py", tmp_path / "ran.log"
+    script.write_text(SCRIPT, encoding="utf-8")
+    command = f"{sys.executable} {script} {{job_id}} {{site}} {log}"
+    late = Job(
+        "late",
+        "lab",
+        1.0,
+        2,
+        release_utc=NOON + 4 * STEP,
+        deadline_utc=NOON + 12 * STEP,
+        allowed_sites=("nanchuan",),
+    )
+    acted = threading.Event()
+
+    def act() -> None:  # once the first job has run: cancel a3, submit a new job
+        for _ in range(600):
+            if log.exists() and "a1 " in log.read_text(encoding="utf-8"):
+                other = open_job_queue(database_url(Settings()))
+                other.cancel("lab", "a3")
+                other.submit([late])
+                acted.set()
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=act)
+    thread.start()
+    argv = ["jobs", "run", "--command", command, "--speedup", "1200", "--timeout", "60"]
+    code, out, err = run_cli(argv)
+    thread.join()
+    assert code == 0, err
+    assert acted.is_set()
+    lines = log.read_text(encoding="utf-8").splitlines()
+    # a3 never ran; the job submitted mid-run ran once, with its planned site filled in
+    assert sorted(lines) == ["a1 nanchuan", "a2 nanchuan"] + ["flaky nanchuan"] * 2 + [
+        "late nanchuan"
+    ]
+    statuses = {q.job.id: q.status for q in queue.jobs()}
+    assert statuses == {"a1": "done", "a2": "done", "a3": "cancelled", "flaky": "done"} | {
+        "late": "done"
+    }
+    assert "lab/a3 cancelled" in " ".join(out.split())

@@ -605,7 +605,7 @@ def test_cancel_and_submit_without_a_queue() -> None:
         capacity_mw={"a": 1.0, "b": 1.0},
         clock=clock,
         command="run",
-        functions={"run": str},
+        functions={"run": str, "run-a": str, "run-b": str},
         launcher=HoldingLauncher(clock),
         slot_steps=1,
     )
@@ -619,11 +619,14 @@ def test_cancel_and_submit_without_a_queue() -> None:
     assert rp.job_ids == ("x",)
     with pytest.raises(InputError, match=r"jobs \['y'\] are already in the re-planner"):
         rp.submit([job("y", 2, (0, 16), ("a",))], command="run")  # ids stay unique in a run
-    rp.submit([job("z", 2, (0, 16), ("a", "b"), tenant="u")], command="run")
+    # a command per site: the job runs the command of the site its plan gives it
+    rp.submit([job("z", 2, (0, 16), ("a", "b"), tenant="u")], command=lambda s: f"run-{s}")
     assert rp.tenant("z") == "u"
     rp.step()
     assert rp.history[-1].reason == "cancelled: y; new submission"
     assert "z" in rp.executor.plan and "y" not in rp.executor.plan
+    z = rp.executor.plan.get("z")
+    assert z is not None and z.command == f"run-{z.site}"
     for _ in range(100):
         wall.t += 60.0
         rp.step()

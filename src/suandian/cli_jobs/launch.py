@@ -19,6 +19,7 @@ import datetime as dt
 import math
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,6 +46,12 @@ __all__: list[str] = []
 
 _TARGETS = ("kubernetes", "slurm")
 _PLACEHOLDERS = ("tenant", "job_id", "site")
+
+
+def _site_argv(template: str, q: QueuedJob) -> Callable[[str], tuple[str, ...]]:
+    """The job's ``--command`` at whichever site a plan gives it (checked once now)."""
+    _argv(template, q)
+    return lambda site: _argv(template, dataclasses.replace(q, site=site))
 
 
 def _argv(template: str, q: QueuedJob) -> tuple[str, ...]:
@@ -268,7 +275,9 @@ def jobs_run(
         sites=signals.sites,
     )
     plan = _executor_plan(rows, command, dt.datetime.now(dt.UTC))
-    commands = {j.job_id: j.command for j in plan.jobs}
+    # A re-plan may move a job, and a job submitted during the run has no site yet: {site} is
+    # filled in with the site of each plan.
+    commands = {q.job.id: _site_argv(command, q) for q in rows}
 
     import ray
 
@@ -283,7 +292,9 @@ def jobs_run(
         else:
             ray.init(address=ray_address, log_to_driver=False)
     recorder = QueueRecorder(queue)
-    watcher = QueueWatcher(queue, command=lambda q: _argv(command, q), tenant=tenant, every_s=0.2)
+    watcher = QueueWatcher(
+        queue, command=lambda q: _site_argv(command, q), tenant=tenant, every_s=0.2
+    )
     try:
         with Progress(console=out, transient=False) as progress:
             bar = progress.add_task("jobs done", total=len(rows))

@@ -60,7 +60,16 @@ from suandian.executors.ray_executor import (
 if TYPE_CHECKING:
     from suandian.store.jobs import JobQueue, QueuedJob
 
-__all__ = ["JobChange", "Placement", "QueueRecorder", "QueueWatcher", "ReplanEvent", "Replanner"]
+__all__ = [
+    "JobChange",
+    "JobCommand",
+    "Placement",
+    "QueueRecorder",
+    "QueueWatcher",
+    "ReplanEvent",
+    "Replanner",
+    "SiteCommand",
+]
 
 _NS_PER_MIN = 60 * 10**9
 _KERNEL_STATE = {
@@ -161,6 +170,16 @@ class JobChange:
     """The error for ``failed``; why for ``unplaced``."""
 
 
+SiteCommand = Callable[[str], Command]
+"""A job's command for the site it is planned at."""
+JobCommand = Command | SiteCommand
+"""What a job runs: one command wherever it runs, or one per site."""
+
+
+def _at_site(command: JobCommand, site: str) -> Command:
+    return command(site) if callable(command) else command
+
+
 class Replanner:
     """Plans a queue, launches it on a :class:`RayExecutor` and re-plans on every change.
 
@@ -174,8 +193,10 @@ class Replanner:
         Capacity open to the jobs. [MW]
     clock : Clock
         Plan time (:class:`~suandian.executors.ray_executor.SimClock` for accelerated runs).
-    command : Command or mapping job id → Command
-        What each job runs: one for all, or one per job.
+    command : JobCommand or mapping job id → JobCommand
+        What each job runs: one for all, or one per job. A :data:`SiteCommand` is called with
+        the site a plan gives the job, each time it is planned, so a job re-placed on another
+        site runs that site's command.
     functions, launcher
         Passed to :class:`RayExecutor`.
     lead : timedelta
@@ -205,7 +226,7 @@ class Replanner:
         signals: SiteSignals,
         capacity_mw: Mapping[str, float] | npt.ArrayLike,
         clock: Clock,
-        command: Command | Mapping[str, Command],
+        command: JobCommand | Mapping[str, JobCommand],
         functions: Mapping[str, JobFunction] | None = None,
         launcher: Launcher | None = None,
         lead: dt.timedelta = dt.timedelta(0),
@@ -257,7 +278,7 @@ class Replanner:
 
     # --- inputs ----------------------------------------------------------------------------------
 
-    def _command_map(self, command: Command | Mapping[str, Command]) -> dict[str, Command]:
+    def _command_map(self, command: JobCommand | Mapping[str, JobCommand]) -> dict[str, JobCommand]:
         if isinstance(command, Mapping):
             missing = [j for j in self._ids if j not in command]
             if missing:
@@ -354,7 +375,9 @@ class Replanner:
         self._dirty.append(f"cancelled: {', '.join(sorted(gone))}")
         return gone
 
-    def submit(self, jobs: Sequence[Job], *, command: Command | Mapping[str, Command]) -> None:
+    def submit(
+        self, jobs: Sequence[Job], *, command: JobCommand | Mapping[str, JobCommand]
+    ) -> None:
         """Take in new jobs; the next :meth:`step` plans them with the rest (``new submission``).
 
         The jobs must be new to the re-planner, on its step and allowed at some of its sites
@@ -462,7 +485,7 @@ class Replanner:
                     start_utc=start_of + s0 * step,
                     duration=int(k) * step,
                     power_mw=float(result.work.power_mw[i]),
-                    command=self._commands[str(job_id)],
+                    command=_at_site(self._commands[str(job_id)], site),
                     interruptible=bool(jobs.interruptible[row]),
                     priority=int(jobs.priority[row]),
                 )
@@ -753,7 +776,7 @@ class QueueWatcher:
         self,
         queue: JobQueue,
         *,
-        command: Callable[[QueuedJob], Command],
+        command: Callable[[QueuedJob], JobCommand],
         tenant: str | None = None,
         every_s: float = 0.2,
     ) -> None:
