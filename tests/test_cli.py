@@ -289,6 +289,21 @@ def test_demo_json(
     assert (tmp_path / "data").is_dir()
 
 
+def test_demo_prints_the_network_beside_the_park(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUANDIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "200")
+    argv = ["demo", "--days", "1", "--start", "2025-04-07", "--network", "--lang", "en"]
+    assert _run_main([*argv, "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert "Closed loop · nanchuan · uncoordinated vs coordinated" in text
+    assert "Computing network · 11 sites · uncoordinated vs coordinated" in text
+    for row in ("CFE (hourly carbon-free)", "jobs run away from their data", "data moved [GB]"):
+        assert row in text
+    assert "jobs over 1 day on 11 sites" in " ".join(text.split())
+
+
 def test_demo_rejects_unknown_language(capsys: pytest.CaptureFixture[str]) -> None:
     result = runner.invoke(app, ["demo", "--lang", "fr"])
     assert result.exit_code != 0

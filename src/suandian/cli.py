@@ -526,21 +526,29 @@ def _demo_network(
 
 
 def _print_network(net: NetworkLoop, lang: str) -> None:
-    zh = lang == "zh"
-    table = Table(
-        title=(
-            f"算力网 · {len(net.sites)} 个节点 · 无协同 vs 算电协同"
-            if zh
-            else f"Computing network · {len(net.sites)} sites · uncoordinated vs coordinated"
-        )
+    title = (
+        f"算力网 · {len(net.sites)} 个节点 · 无协同 vs 算电协同"
+        if lang == "zh"
+        else f"Computing network · {len(net.sites)} sites · uncoordinated vs coordinated"
     )
+    table = _side_by_side(title, _NETWORK_ROWS, net.uncoordinated, net.coordinated, lang)
+    table.caption = " · ".join(net.notes) + " · docs/closed_loop.md"
+    out.print(table)
+
+
+def _side_by_side(
+    title: str, rows: tuple[tuple[str, str, str, str], ...], unc: object, coo: object, lang: str
+) -> Table:
+    """One row per (attribute, English, Chinese, kind ``pct``, ``num`` or ``int``) of two runs,
+    with the change."""
+    zh = lang == "zh"
+    table = Table(title=title)
     table.add_column("指标" if zh else "figure")
     table.add_column("无协同" if zh else "uncoordinated", justify="right")
     table.add_column("算电协同" if zh else "coordinated", justify="right")
     table.add_column("变化" if zh else "change", justify="right")
-    for key, en, cn, kind in _NETWORK_ROWS:
-        a = float(getattr(net.uncoordinated, key))
-        b = float(getattr(net.coordinated, key))
+    for key, en, cn, kind in rows:
+        a, b = float(getattr(unc, key)), float(getattr(coo, key))
         if kind == "pct":
             cells = (f"{a:.1%}", f"{b:.1%}", f"{(b - a) * 100:+.1f} pp")
         else:
@@ -548,8 +556,7 @@ def _print_network(net: NetworkLoop, lang: str) -> None:
             digits = 0 if kind == "int" else 1
             cells = (f"{a:,.{digits}f}", f"{b:,.{digits}f}", change)
         table.add_row(cn if zh else en, *cells)
-    table.caption = " · ".join(net.notes) + " · docs/closed_loop.md"
-    out.print(table)
+    return table
 
 
 _NETWORK_ROWS = (
@@ -579,27 +586,12 @@ _LOOP_ROWS = (
 
 
 def _print_closed_loop(loop: ClosedLoop, lang: str) -> None:
-    zh = lang == "zh"
-    unc, coo = loop.uncoordinated, loop.coordinated
-    table = Table(
-        title=(
-            f"闭环运行 · {loop.site} · 无协同 vs 算电协同"
-            if zh
-            else f"Closed loop · {loop.site} · uncoordinated vs coordinated (算电协同)"
-        )
+    title = (
+        f"闭环运行 · {loop.site} · 无协同 vs 算电协同"
+        if lang == "zh"
+        else f"Closed loop · {loop.site} · uncoordinated vs coordinated (算电协同)"
     )
-    table.add_column("指标" if zh else "figure")
-    table.add_column("无协同" if zh else "uncoordinated", justify="right")
-    table.add_column("算电协同" if zh else "coordinated", justify="right")
-    table.add_column("变化" if zh else "change", justify="right")
-    for key, en, cn, kind in _LOOP_ROWS:
-        a, b = float(getattr(unc, key)), float(getattr(coo, key))
-        if kind == "pct":
-            cells = (f"{a:.1%}", f"{b:.1%}", f"{(b - a) * 100:+.1f} pp")
-        else:
-            change = f"{(b - a) / abs(a):+.1%}" if a else "—"
-            cells = (f"{a:,.1f}", f"{b:,.1f}", change)
-        table.add_row(cn if zh else en, *cells)
+    table = _side_by_side(title, _LOOP_ROWS, loop.uncoordinated, loop.coordinated, lang)
     table.caption = (
         f"uncoordinated: compute on arrival, battery by rules · coordinated: LP "
         f"({loop.objective}, {loop.horizon}, {loop.resolution_min} min) on forecasts, run on "

@@ -488,7 +488,8 @@ def network_loop(
             "the network plan failed its independent check:\n  " + "\n  ".join(problems[:20])
         )
     notes = [
-        f"{len(jobs):,} jobs over {days} days on {len(realised.sites)} sites; halls of "
+        f"{len(jobs):,} jobs over {days} day{'s' * (days != 1)} on {len(realised.sites)} "
+        "sites; halls of "
         f"{float(realised.capacity_mw.max()):g} MW open to jobs at every site (a placeholder); "
         "grid intensity the modelled hourly zone mix around each province's published factor "
         "(DESIGN §7), not measured",
