@@ -135,3 +135,45 @@ def test_run_follows_a_cancel_and_a_submission_made_while_it_runs(
         "late": "done"
     }
     assert "lab/a3 cancelled" in " ".join(out.split())
+
+
+def test_a_job_submitted_during_the_run_and_due_after_its_period_extends_the_signals(
+    queue: JobQueue, tmp_path: Path, run_cli: RunCli
+) -> None:
+    import threading
+    import time
+
+    # The run's period is 1 July (local): its signals end at midnight, 12 h after noon. The job
+    # submitted during the run is due at 02:00 on 2 July.
+    script, log = tmp_path / "job.py", tmp_path / "ran.log"
+    script.write_text(SCRIPT, encoding="utf-8")
+    command = f"{sys.executable} {script} {{job_id}} {{site}} {log}"
+    midnight = NOON + 48 * STEP
+    night = Job(
+        "night",
+        "lab",
+        1.0,
+        2,
+        release_utc=midnight,
+        deadline_utc=midnight + 8 * STEP,
+        allowed_sites=("nanchuan",),
+    )
+
+    def submit() -> None:
+        for _ in range(600):
+            if log.exists() and "a1 " in log.read_text(encoding="utf-8"):
+                open_job_queue(database_url(Settings())).submit([night])
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=submit)
+    thread.start()
+    argv = ["jobs", "run", "--command", command, "--speedup", "3600", "--timeout", "90"]
+    code, out, err = run_cli(argv)
+    thread.join()
+    assert code == 0, err
+    assert "signals extended to 2 local days from 2025-07-01" in " ".join(out.split())
+    assert "night nanchuan" in log.read_text(encoding="utf-8").splitlines()
+    night_row = queue.get("lab", "night")
+    assert night_row.status == "done" and night_row.start_utc is not None
+    assert midnight <= night_row.start_utc <= midnight + 6 * STEP

@@ -19,7 +19,7 @@ import datetime as dt
 import math
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,6 +45,8 @@ __all__: list[str] = []
 
 
 _TARGETS = ("kubernetes", "slurm")
+_MAX_RUN_DAYS = 31
+"""Longest period ``jobs run`` simulates signals for when new jobs extend it. [local days]"""
 _PLACEHOLDERS = ("tenant", "job_id", "site")
 
 
@@ -225,6 +227,7 @@ def jobs_run(
     from rich.progress import Progress
 
     from suandian.compute.jobs import JobTable
+    from suandian.core.times import local_date_start_utc
     from suandian.executors.ray_executor import SimClock, site_resource
     from suandian.executors.replanner import JobChange, QueueRecorder, QueueWatcher, Replanner
 
@@ -292,8 +295,26 @@ def jobs_run(
         else:
             ray.init(address=ray_address, log_to_driver=False)
     recorder = QueueRecorder(queue)
+    horizon = {"days": n_days}
+
+    def extend(rp: Replanner, new: Sequence[QueuedJob]) -> None:
+        # A job due after the signals end: simulate up to its deadline (within _MAX_RUN_DAYS).
+        last = max(q.job.deadline_utc for q in new)
+        span = last - local_date_start_utc(first_day).to_pydatetime()
+        days = min(math.ceil(span / dt.timedelta(days=1)), _MAX_RUN_DAYS)
+        if days <= horizon["days"]:
+            return
+        more, capacity_more, _ = _period_signals(park, first_day, days, step_min, running)
+        rp.set_signals(more.for_planner(), capacity_mw=capacity_more)
+        horizon["days"] = days
+        out.print(f"signals extended to {days} local days from {first_day} for new jobs")
+
     watcher = QueueWatcher(
-        queue, command=lambda q: _site_argv(command, q), tenant=tenant, every_s=0.2
+        queue,
+        command=lambda q: _site_argv(command, q),
+        tenant=tenant,
+        every_s=0.2,
+        before_submit=extend,
     )
     try:
         with Progress(console=out, transient=False) as progress:

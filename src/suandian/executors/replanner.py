@@ -770,6 +770,10 @@ class QueueWatcher:
         Follow only this tenant's jobs.
     every_s : float
         Shortest wall time between two reads. Default 0.2 s.
+    before_submit : callable, optional
+        Called with the re-planner and the new rows before they are submitted, e.g. to give it
+        signals over a longer horizon (:meth:`Replanner.set_signals`) when a new job is due
+        after the current one ends.
     """
 
     def __init__(
@@ -779,11 +783,13 @@ class QueueWatcher:
         command: Callable[[QueuedJob], JobCommand],
         tenant: str | None = None,
         every_s: float = 0.2,
+        before_submit: Callable[[Replanner, Sequence[QueuedJob]], None] | None = None,
     ) -> None:
         self.queue = queue
         self.tenant = tenant
         self.every_s = every_s
         self._command = command
+        self._before_submit = before_submit
         self._seen = set(queue.statuses(tenant=tenant))
         """Jobs in the queue when the watcher was made, or handled since: not new."""
         self._last = -math.inf
@@ -814,6 +820,8 @@ class QueueWatcher:
             for q in self.queue.jobs(tenant=self.tenant, status=status)
             if (q.job.tenant, q.job.id) in new
         ]
+        if rows and self._before_submit is not None:
+            self._before_submit(rp, rows)
         for q in rows:
             try:
                 rp.submit([q.job], command=self._command(q))
