@@ -175,6 +175,11 @@ def test_plan_refuses_a_long_period(world: World) -> None:
     c = world.client
     r = c.post("/v1/jobs/plan", json={"days": 32}, headers=world.as_("operator"))
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "days"]
+    r = c.post("/v1/jobs/plan", json={"objective": "best"}, headers=world.as_("operator"))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "objective"]
+    body = {"objective": "weighted", "carbon_price_cny_per_t": -1}
+    r = c.post("/v1/jobs/plan", json=body, headers=world.as_("operator"))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "carbon_price_cny_per_t"
     far = job("far", deadline="2025-09-01T08:00:00+08:00")
     assert submit(world, "dc", far).status_code == 201
     r = c.post("/v1/jobs/plan", json={}, headers=world.as_("operator"))

@@ -17,7 +17,7 @@ from suandian.compute.planner import (
     take_jobs,
 )
 from suandian.compute.validate import check_plan
-from suandian.core.errors import InfeasiblePlan
+from suandian.core.errors import InfeasiblePlan, InputError
 
 T0 = dt.datetime(2025, 6, 2, tzinfo=dt.UTC)
 STEP = dt.timedelta(minutes=15)
@@ -312,3 +312,47 @@ def test_a_job_cut_off_by_the_horizon_leaves_the_bound_to_the_others() -> None:
     packed = pack_jobs(jobs, curves, sig, capacity_mw={"a": 1.0})
     assert set(packed.unplaced) == {"late"} and "planning horizon" in packed.unplaced["late"]
     assert plan_cost(jobs, packed.site_p_mw, sig) == pytest.approx(25.0, abs=1e-9)
+
+
+def test_green_takes_the_most_surplus_where_carbon_takes_the_cleaner_grid() -> None:
+    # Site a: 500 g/kWh, 0.5 MW of surplus in steps 4-7. Site b: 100 g/kWh, no surplus. A 1 MW
+    # job of 4 steps: at a in steps 4-7 half of it comes from the grid, 0.5 MW × 500 = 250 kg
+    # per MWh-step, more than the 100 at b. Carbon runs it at b; green (the least grid energy)
+    # at a, in the surplus.
+    sig = SiteSignals(
+        sites=("a", "b"),
+        grid_start_utc=pd.Timestamp(T0),
+        step_min=15,
+        intensity_g_per_kwh=np.array([[500.0] * 16, [100.0] * 16]),
+        price_cny_per_kwh=np.full((2, 16), 0.4),
+        surplus_mw=np.array([[0.0] * 4 + [0.5] * 4 + [0.0] * 8, [0.0] * 16]),
+    )
+    jobs = JobTable.from_jobs([job("j", 1.0, 4, (0, 16), ("a", "b"))])
+    where = {}
+    for objective in ("carbon", "green"):
+        curves = plan_capacity(jobs, sig, {"a": 5.0, "b": 5.0}, objective=objective)
+        packed = pack_jobs(jobs, curves, sig, capacity_mw={"a": 5.0, "b": 5.0}, objective=objective)
+        assert check_plan(jobs, packed.plan) == []
+        where[objective] = (str(packed.plan.site[0]), sorted(int(k) for k in packed.plan.step))
+        # the LP is a bound in the objective's own unit: MWh of grid energy for green
+        cost = plan_cost(jobs, packed.site_p_mw, sig, objective=objective)
+        assert curves.objective_value <= cost + 1e-6
+    assert where == {"carbon": ("b", where["carbon"][1]), "green": ("a", [4, 5, 6, 7])}
+    green_cost = plan_cost(
+        jobs,
+        np.array([[0.0] * 4 + [1.0] * 4 + [0.0] * 8, [0.0] * 16]),
+        sig,
+        objective="green",
+    )
+    assert green_cost == pytest.approx(4 * 0.5 * 0.25 * (1 + 1e-6 * 500), rel=1e-12)
+
+
+def test_an_unknown_objective_is_refused() -> None:
+    sig = signals([[1.0] * 4, [1.0] * 4])
+    with pytest.raises(InputError, match="use one of carbon, cost, green, weighted"):
+        plan_cost(
+            JobTable.from_jobs([job("j", 1.0, 1, (0, 4), ("a",))]),
+            np.zeros((2, 4)),
+            sig,
+            objective="best",
+        )  # type: ignore[arg-type]

@@ -356,6 +356,26 @@ def test_jobs_plan_cli(data_dir: Path, run_cli: RunCli) -> None:
 
     code, _, err = run_cli(["jobs", "plan", "--strategy", "best"])
     assert code == 1 and "use one of planner, greedy, arrival" in err
+    code, _, err = run_cli(["jobs", "plan", "--strategy", "planner", "--objective", "best"])
+    assert code == 1 and "--objective 'best'; use one of carbon, cost, green, weighted" in err
+    code, _, err = run_cli(["jobs", "plan", "--objective", "weighted", "--carbon-price", "-1"])
+    assert code == 1 and "--carbon-price -1.0; give a price ≥ 0" in err
+
+
+def test_jobs_plan_objectives(data_dir: Path, run_cli: RunCli) -> None:
+    # Nanchuan's surplus is free under every objective; green takes the most of it.
+    jobs = [j for j in _LAB_JOBS if j["id"] != "huge"]
+    assert run_cli(["jobs", "submit", "--json", json.dumps(jobs)])[0] == 0
+    argv = ["jobs", "plan", "--strategy", "planner", "--start", "2025-07-01", "--days", "1"]
+    shares = {}
+    for objective in ("carbon", "cost", "green", "weighted"):
+        code, out, err = run_cli([*argv, "--objective", objective, "--json"])
+        assert code == 0, err
+        result = json.loads(out)
+        assert {j["status"] for j in result["jobs"]} == {"planned"}, objective
+        shares[objective] = result["totals"]["planner"]["green_share"]
+        assert shares[objective] >= result["totals"]["arrival"]["green_share"] - 1e-9
+    assert shares["green"] >= max(shares.values()) - 1e-9, shares
 
 
 def test_jobs_plan_with_the_multi_site_planner(data_dir: Path, run_cli: RunCli) -> None:

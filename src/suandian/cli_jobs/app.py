@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -44,6 +45,7 @@ from rich.console import Console
 from rich.table import Table
 
 from suandian.compute.jobs import Job, check_sites
+from suandian.compute.objectives import OBJECTIVES
 from suandian.compute.transfer import Network, check_transfers
 from suandian.core.errors import InputError, SuandianError
 from suandian.core.times import LOCAL_TZ, parse_local_date
@@ -347,11 +349,26 @@ def jobs_plan(
     days: Annotated[
         int | None, typer.Option(help="Local days to plan (default: up to the last deadline).")
     ] = None,
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="What the planner strategy minimises: carbon (grid emissions), cost (grid "
+            "bill and data moves), green (grid energy: the highest on-site green share) or "
+            "weighted (cost with carbon at --carbon-price). On-site surplus is free in each."
+        ),
+    ] = "carbon",
+    carbon_price: Annotated[
+        float, typer.Option(help="Carbon price of the weighted objective. [CNY/tCO₂]")
+    ] = 100.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Plan the queued jobs of a period onto the scenario's sites and write the plan."""
     if strategy not in STRATEGIES:
         raise InputError(f"--strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if objective not in OBJECTIVES:
+        raise InputError(f"--objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+    if not (math.isfinite(carbon_price) and carbon_price >= 0):
+        raise InputError(f"--carbon-price {carbon_price}; give a price ≥ 0 CNY/tCO₂, e.g. 100")
     first = _first_day(start, days)
     park = load_scenario(scenario)
     queue = _queue()
@@ -362,6 +379,8 @@ def jobs_plan(
         start=first,
         days=days,
         scenario=scenario,
+        objective=objective,
+        carbon_price_cny_per_t=carbon_price,
     )
     if isinstance(result, NothingToPlan):
         out.print(result.note)

@@ -34,6 +34,7 @@ from suandian.cli_jobs.app import (
     jobs_app,
     out,
 )
+from suandian.compute.objectives import OBJECTIVES
 from suandian.core.errors import InputError
 from suandian.scenario import load_scenario
 
@@ -222,6 +223,12 @@ def jobs_run(
         typer.Option(help="Ray cluster to join (default: start a local one with every site)."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Give up after this many wall seconds.")] = 86400.0,
+    objective: Annotated[
+        str, typer.Option(help="Objective of the re-plans, as for `jobs plan`.")
+    ] = "carbon",
+    carbon_price: Annotated[
+        float, typer.Option(help="Carbon price of the weighted objective. [CNY/tCO₂]")
+    ] = 100.0,
 ) -> None:
     """Launch the planned jobs on Ray at their planned times and sites; re-plan failures."""
     from rich.progress import Progress
@@ -233,6 +240,10 @@ def jobs_run(
 
     if speedup is not None and not (math.isfinite(speedup) and speedup > 0):
         raise InputError(f"--speedup {speedup}: give a number > 0, e.g. 3600")
+    if objective not in OBJECTIVES:
+        raise InputError(f"--objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+    if not (math.isfinite(carbon_price) and carbon_price >= 0):
+        raise InputError(f"--carbon-price {carbon_price}; give a price ≥ 0 CNY/tCO₂, e.g. 100")
     park = load_scenario(scenario)
     queue = _queue()
     rows = _planned(queue, tenant)
@@ -342,6 +353,8 @@ def jobs_run(
                 clock=clock,
                 command=commands,
                 lead=dt.timedelta(minutes=step_min),
+                objective=objective,
+                carbon_price_cny_per_t=carbon_price,
                 slot_steps=max(60 // step_min, 1),
                 on_change=on_change,
                 plan=plan,

@@ -49,7 +49,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 import highspy
 import numpy as np
@@ -58,6 +57,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from suandian.compute.jobs import JobTable
+from suandian.compute.objectives import GREEN_TIE_BREAK, OBJECTIVES, Objective
 from suandian.compute.transfer import Network
 from suandian.core.cstdio import c_stdout_silenced
 from suandian.core.errors import InfeasiblePlan, InputError
@@ -76,7 +76,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Objective = Literal["carbon", "cost", "weighted"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,12 +143,18 @@ def step_cost_per_mwh(
 ) -> FloatArray:
     """Cost of one MWh of grid energy per site and step.
 
-    ``carbon``: kgCO₂/MWh (= gCO₂/kWh); ``cost``: CNY/MWh; ``weighted``: CNY/MWh with carbon at
+    ``carbon``: kgCO₂/MWh (= gCO₂/kWh); ``cost``: CNY/MWh; ``green``: 1 per MWh (each MWh not
+    met by on-site surplus counts the same, so the least grid energy is the highest on-site
+    green share), plus :data:`GREEN_TIE_BREAK` × kgCO₂/MWh; ``weighted``: CNY/MWh with carbon at
     ``carbon_price_cny_per_t`` (CNY per tonne CO₂).
     """
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
     carbon = signals.intensity_g_per_kwh  # g/kWh = kg/MWh
     if objective == "carbon":
         return carbon
+    if objective == "green":
+        return 1.0 + GREEN_TIE_BREAK * carbon
     if signals.price_cny_per_kwh is None:
         raise InputError(
             f"objective {objective!r} needs price_cny_per_kwh in the signals; give the "
@@ -158,9 +163,7 @@ def step_cost_per_mwh(
     cost = signals.price_cny_per_kwh * KWH_PER_MWH
     if objective == "cost":
         return cost
-    if objective == "weighted":
-        return cost + carbon * carbon_price_cny_per_t / 1000.0
-    raise InputError(f"objective {objective!r} is unknown; use 'carbon', 'cost' or 'weighted'")
+    return cost + carbon * carbon_price_cny_per_t / 1000.0  # weighted
 
 
 def _site_columns(jobs: JobTable, signals: SiteSignals) -> npt.NDArray[np.bool_]:

@@ -33,7 +33,6 @@ from suandian.compute.capacity import (
     CapacityPlan,
     FloatArray,
     IntArray,
-    Objective,
     SiteSignals,
     _windows,
     capacity_grid,
@@ -41,6 +40,7 @@ from suandian.compute.capacity import (
     step_cost_per_mwh,
 )
 from suandian.compute.jobs import JobTable, Plan
+from suandian.compute.objectives import Objective
 from suandian.core.errors import InputError
 
 __all__ = ["PackResult", "pack_jobs", "plan_cost", "take_jobs"]
@@ -422,7 +422,7 @@ def pack_jobs(
     contiguous = ~(jobs.interruptible & (jobs.checkpoint_steps == 1))
     moving = bool(moves.delay_steps.any())
     extra = None
-    if moving and objective != "carbon":  # the move is priced in CNY; carbon leaves it out
+    if moving and objective in ("cost", "weighted"):  # the move's price is in CNY
         extra = moves.cost_cny / (p_all * signals.step_h)[:, None]
     cols = _JobArrays(
         r=r,
@@ -759,7 +759,8 @@ def plan_cost(
     carbon_price_cny_per_t: float = 0.0,
     use_surplus: bool = True,
 ) -> float:
-    """Objective of a job-level plan from its per-site power (kgCO₂ for carbon, else CNY).
+    """Objective of a job-level plan from its per-site power (kgCO₂ for carbon, MWh of grid
+    energy for green, else CNY).
 
     Grid energy is what the surplus does not cover: ``max(0, p − surplus) · Δt``.
     """

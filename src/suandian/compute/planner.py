@@ -20,7 +20,7 @@ from suandian.compute.capacity import (
     plan_capacity,
     step_cost_per_mwh,
 )
-from suandian.compute.capacity import Objective as Objective
+from suandian.compute.objectives import Objective as Objective
 from suandian.compute.packing import PackResult, pack_jobs, plan_cost, take_jobs
 
 __all__ = [

@@ -202,7 +202,7 @@ class Replanner:
     lead : timedelta
         Plan time between a re-plan's snapshot and the first start it may place, so that the
         plan is in the executor before its first start is due. Default 0.
-    objective, slot_steps
+    objective, carbon_price_cny_per_t, slot_steps
         Passed to :func:`~suandian.compute.replan.replan_jobs`.
     poll_s : float
         Wall seconds between two polls in :meth:`run`. Default 0.02.
@@ -231,6 +231,7 @@ class Replanner:
         launcher: Launcher | None = None,
         lead: dt.timedelta = dt.timedelta(0),
         objective: Objective = "carbon",
+        carbon_price_cny_per_t: float = 0.0,
         slot_steps: int = 4,
         poll_s: float = 0.02,
         on_change: Callable[[JobChange], None] | None = None,
@@ -247,6 +248,7 @@ class Replanner:
         self._clock = clock
         self._lead = lead
         self._objective: Objective = objective
+        self._carbon_price = carbon_price_cny_per_t
         self._slot_steps = slot_steps
         self._poll_s = poll_s
         self._placement: dict[str, Placement] = {}
@@ -461,6 +463,7 @@ class Replanner:
             done_steps=done,
             one_block=True,
             objective=self._objective,
+            carbon_price_cny_per_t=self._carbon_price,
             slot_steps=self._slot_steps,
         )
         sig = self._signals

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from suandian.compute.jobs import Job, JobTable
+from suandian.compute.objectives import OBJECTIVES, Objective
 from suandian.core.errors import InfeasiblePlan, InputError
 from suandian.core.times import LOCAL_TZ, local_date_start_utc
 
@@ -144,13 +145,22 @@ def plan_queue(
     scenario: str,
     max_days: int | None = None,
     last_day: dt.date | None = None,
+    objective: Objective = "carbon",
+    carbon_price_cny_per_t: float = 0.0,
 ) -> QueuePlan | NothingToPlan:
     """Plan the queued and planned jobs of ``everything`` (the whole queue) whose windows lie in
     the period onto ``park``'s sites, and check the plan (``InfeasiblePlan`` when it fails).
 
     ``scenario`` names the park in the reasons; ``max_days`` bounds a period found from the
-    deadlines and ``last_day`` the period's end.
+    deadlines and ``last_day`` the period's end. ``objective`` (and ``carbon_price_cny_per_t``
+    for ``weighted``) is the ``planner``'s; ``greedy`` and ``arrival`` have their own rules.
     """
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+    if not (math.isfinite(carbon_price_cny_per_t) and carbon_price_cny_per_t >= 0):
+        raise InputError(
+            f"carbon_price_cny_per_t {carbon_price_cny_per_t}; give a price ≥ 0 CNY/tCO₂"
+        )
     from suandian.compute.capacity import reachable_sites
     from suandian.compute.greedy import arrival_plan, greedy_plan
     from suandian.compute.validate import check_plan
@@ -209,7 +219,9 @@ def plan_queue(
         table = JobTable.from_jobs(jobs, sites=signals.sites)
         on_grid["delay_steps"] = reachable_sites(table, signals.for_planner())[1].delay_steps
         if strategy == "planner":
-            packed = _two_level(table, signals, step_min, capacity)
+            packed = _two_level(
+                table, signals, step_min, capacity, objective, carbon_price_cny_per_t
+            )
             plan = packed.plan
             unplaced.update(packed.unplaced)
         elif strategy == "greedy":
@@ -262,20 +274,40 @@ def plan_queue(
 
 
 def _two_level(
-    table: JobTable, signals: SiteSignals, step_min: int, capacity_mw: npt.NDArray[np.float64]
+    table: JobTable,
+    signals: SiteSignals,
+    step_min: int,
+    capacity_mw: npt.NDArray[np.float64],
+    objective: Objective,
+    carbon_price_cny_per_t: float,
 ) -> PackResult:
     """The multi-site planner: energy-level LP curves, then jobs packed under them.
 
-    The LP follows carbon with the on-site surplus as free green energy; slots are an hour
-    when the period allows it.
+    The on-site surplus is free green energy under every objective; slots are an hour when the
+    period allows it.
     """
     from suandian.compute.planner import pack_jobs, plan_capacity
 
     kernel = signals.for_planner()
     per_hour = max(60 // step_min, 1)
     slot = per_hour if signals.intensity_g_per_kwh.shape[1] % per_hour == 0 else 1
-    curves = plan_capacity(table, kernel, capacity_mw, slot_steps=slot)
-    return pack_jobs(table, curves, kernel, capacity_mw=capacity_mw)
+    price = carbon_price_cny_per_t
+    curves = plan_capacity(
+        table,
+        kernel,
+        capacity_mw,
+        slot_steps=slot,
+        objective=objective,
+        carbon_price_cny_per_t=price,
+    )
+    return pack_jobs(
+        table,
+        curves,
+        kernel,
+        capacity_mw=capacity_mw,
+        objective=objective,
+        carbon_price_cny_per_t=price,
+    )
 
 
 def _held_mw(

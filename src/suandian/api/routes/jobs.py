@@ -32,6 +32,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from suandian.api.context import ApiError, Caller, Operator, Platform, PlatformDep, not_found
 from suandian.compute.jobs import Job, check_sites
+from suandian.compute.objectives import Objective
 from suandian.compute.transfer import Network, check_transfers
 from suandian.core.errors import InputError, NotFound
 from suandian.sim.job_planning import NothingToPlan, Strategy, plan_queue
@@ -159,6 +160,14 @@ class PlanIn(BaseModel):
         ge=1,
         le=MAX_PLAN_DAYS,
         description="Local days to plan; default: up to the last deadline.",
+    )
+    objective: Objective = Field(
+        default="carbon",
+        description="What the planner strategy minimises: carbon, cost, green (grid energy: "
+        "the highest on-site green share) or weighted (cost with carbon at carbon_price).",
+    )
+    carbon_price_cny_per_t: float = Field(
+        default=100.0, ge=0, le=100_000, allow_inf_nan=False, description="For weighted."
     )
 
 
@@ -388,6 +397,8 @@ def plan_jobs(body: PlanIn, platform: PlatformDep, _: Operator) -> PlanOut:
         scenario=park.name,
         max_days=MAX_PLAN_DAYS,
         last_day=_LAST_DAY,
+        objective=body.objective,
+        carbon_price_cny_per_t=body.carbon_price_cny_per_t,
     )
     if isinstance(result, NothingToPlan):
         return PlanOut(
