@@ -191,11 +191,64 @@ def test_no_network_no_move() -> None:
         step_min=15,
         intensity_g_per_kwh=np.full((2, 16), 100.0),
     )
-    with pytest.raises(InputError, match=r"job 'j' may run away from its data at 'a'"):
-        reachable_sites(table, sig)
+    # without a network nothing moves: only the data's own site is in reach
+    allowed, _ = reachable_sites(table, sig)
+    assert allowed.tolist() == [[True, False]]
+    packed = pack_jobs(table, np.full((2, 16), 10.0), sig, capacity_mw=CAP)
+    assert placement(packed.plan)[0] == "a"
+    away = JobTable.from_jobs([job("away", 2.5, sites=("b",))], sites=SITES)
+    packed = pack_jobs(away, np.full((2, 16), 10.0), sig, capacity_mw=CAP)
+    assert "cannot reach any of its allowed sites in time" in packed.unplaced["away"]
+    # the energy level leaves out a job that can run nowhere, instead of failing for all
+    both = JobTable.from_jobs([job("away", 2.5, sites=("b",)), job("ok", 0.0)], sites=SITES)
+    assert plan_capacity(both, sig, CAP).status == "Optimal"
     home_only = JobTable.from_jobs([job("h", 2.5, sites=("a",))], sites=SITES)
     allowed, moves = reachable_sites(home_only, sig)
     assert allowed.tolist() == [[True, False]] and not moves.delay_steps.any()
+
+
+def test_arrival_takes_a_site_the_data_reach_in_time() -> None:
+    # data at a, allowed on b and c only; b is 20 steps away (past the slack), c 2 steps
+    net = Network(
+        sites=("a", "b", "c"),
+        rtt_ms=np.zeros((3, 3)),
+        gbps=np.array([[1.0, 0.1, 1.0], [1.0] * 3, [1.0] * 3]) * ONE_GB_PER_H,
+        cny_per_gb=0.0,
+    )
+    sig = SiteSignals(
+        sites=("a", "b", "c"),
+        grid_start_utc=pd.Timestamp(T0),
+        step_min=15,
+        intensity_g_per_kwh=np.full((3, 16), 100.0),
+        network=net,
+    )
+    table = JobTable.from_jobs([job("j", 0.5, sites=("b", "c"))], sites=("a", "b", "c"))
+    delay = reachable_sites(table, sig)[1].delay_steps
+    assert delay.tolist() == [[0, 20, 2]]
+    grid = {"sites": ("a", "b", "c"), "grid_start_utc": pd.Timestamp(T0), "step_min": 15}
+    plan = arrival_plan(table, **grid, delay_steps=delay)
+    assert placement(plan) == ("c", 2)
+    assert check_plan(table, plan, network=net) == []
+    far = JobTable.from_jobs([job("far", 5.0, sites=("b", "c"))], sites=("a", "b", "c"))
+    with pytest.raises(InputError, match=r"job 'far': its 5 GB at 'a' reach none of its"):
+        arrival_plan(far, **grid, delay_steps=reachable_sites(far, sig)[1].delay_steps)
+
+
+def test_a_data_site_must_be_a_known_site() -> None:
+    with pytest.raises(InputError, match=r"job 'j': data_site names unknown site 'z'"):
+        JobTable.from_jobs([job("j", 1.0, data_site="z")], sites=SITES)
+    with pytest.raises(InputError, match=r"job 'k': data_site 'z' is not among the sites"):
+        JobTable.from_arrays(
+            ids=["k"],
+            power_mw=1.0,
+            duration_steps=1,
+            release_utc=[T0],
+            deadline_utc=[T0 + STEP],
+            sites=SITES,
+            data_site=["z"],
+        )
+    with pytest.raises(InputError, match=r"job 'j': data_site must be a site id"):
+        job("j", 1.0, data_site=None)  # type: ignore[arg-type]
 
 
 def test_the_baselines_wait_for_the_data_too() -> None:

@@ -220,6 +220,10 @@ def capacity_grid(
     return np.array(arr, dtype=np.float64)
 
 
+UNREACHABLE_STEPS = 2**40
+"""Delay of a site a job's data cannot be moved to (the signals carry no network). [steps]"""
+
+
 @dataclass(frozen=True, eq=False)
 class Transfers:
     """Per job and site of the signals (jobs × sites): what moving the job's data there takes."""
@@ -243,13 +247,9 @@ def _transfers(jobs: JobTable, signals: SiteSignals, allowed: npt.NDArray[np.boo
     if not away.any():
         return Transfers(delay_steps=delay, cost_cny=cost)
     network = signals.network
-    if network is None:
-        i = int(rows[np.flatnonzero(away.any(axis=1))[0]])
-        raise InputError(
-            f"job {jobs.ids[i]!r} may run away from its data at {jobs.data_site[i]!r} but the "
-            "signals carry no network to time the move; plan on a scenario whose sites give "
-            "round trips, or set data_gb to 0"
-        )
+    if network is None:  # nothing can move: only the data's own site is in reach
+        delay[rows] = np.where(away, UNREACHABLE_STEPS, 0)
+        return Transfers(delay_steps=delay, cost_cny=cost)
     src = network.index(list(data_site), "data_site")[:, None]
     dst = network.index(list(signals.sites), "the signals")[None, :]
     hours = network.hours(jobs.data_gb[rows][:, None], src, dst)
@@ -294,7 +294,7 @@ class CapacityPlan:
         Part of ``p_mw`` covered by on-site surplus. [MW]
     objective_value : float
         LP optimum: a lower bound on the objective of any job-level plan (kgCO₂ for
-        ``carbon``, CNY otherwise).
+        ``carbon``, MWh of grid energy for ``green``, CNY otherwise).
     status : str
         HiGHS model status.
     n_groups, n_cols, n_rows : int
@@ -355,7 +355,7 @@ def plan_capacity(
     signals : SiteSignals
     capacity_mw : mapping site → MW, or array (sites,) or (sites, steps)
         Power available for flexible compute. [MW]
-    objective : {"carbon", "cost", "weighted"}
+    objective : {"carbon", "cost", "green", "weighted"}
     carbon_price_cny_per_t : float
         Carbon price of ``weighted``. [CNY/tCO₂]
     slot_steps : int
@@ -400,9 +400,10 @@ def plan_capacity(
     d_h = -(-d // slot_steps)
     d_h = -(-d_h // deadline_bucket_slots) * deadline_bucket_slots
     d_h = np.minimum(d_h, n_h)
-    # a job whose window (cut to the horizon) is shorter than its run has no plan at all:
-    # pack_jobs reports it, and the bound covers the jobs that can run
-    live = (d_h > r_h) & (d - r >= jobs.duration_steps)
+    # a job whose window (cut to the horizon) is shorter than its run, or whose data reach none
+    # of its sites in time, has no plan at all: pack_jobs reports it, and the bound covers the
+    # jobs that can run
+    live = (d_h > r_h) & (d - r >= jobs.duration_steps) & allowed.any(axis=1)
     # One id per distinct allowed-site set (rows of the jobs × sites matrix; any site count).
     masks, mask_of = np.unique(allowed[live], axis=0, return_inverse=True)
     mask_of = np.asarray(mask_of).reshape(-1)

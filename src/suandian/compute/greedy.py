@@ -215,7 +215,9 @@ def arrival_plan(
     """Every job starts at its release on its data site if it may run there, else on its
     first allowed site in ``sites`` once its data have arrived (``delay_steps`` as in
     :func:`greedy_plan`)."""
-    release, _ = _check(jobs, sites, np.zeros((len(sites), 1)), None, grid_start_utc, step_min)
+    release, deadline = _check(
+        jobs, sites, np.zeros((len(sites), 1)), None, grid_start_utc, step_min
+    )
     row_of = _site_columns(jobs, sites)
     usable = jobs.allowed & (row_of >= 0)[None, :]
     if not usable.any(axis=1).all():
@@ -224,10 +226,21 @@ def arrival_plan(
             f"job {jobs.ids[i]!r}: none of its allowed sites is among {list(sites)}; "
             "plan on signals of its sites"
         )
+    # a site counts once the job's data reach it with the run still ending by the deadline
+    delays = _delays(delay_steps, len(jobs), len(sites))
+    by_col = np.where(row_of[None, :] >= 0, delays[:, np.maximum(row_of, 0)], 0)
+    usable &= by_col <= (deadline - release - jobs.duration_steps)[:, None]
+    if not usable.any(axis=1).all():
+        i = int(np.flatnonzero(~usable.any(axis=1))[0])
+        raise InputError(
+            f"job {jobs.ids[i]!r}: its {jobs.data_gb[i]:g} GB at {jobs.data_site[i]!r} reach "
+            "none of its allowed sites in time to run there; allow its data site or move the "
+            "deadline"
+        )
     at_data = usable & (np.asarray(jobs.sites, dtype=object)[None, :] == jobs.data_site[:, None])
     col = np.where(at_data.any(axis=1), np.argmax(at_data, axis=1), np.argmax(usable, axis=1))
     first_site = np.asarray(jobs.sites, dtype=object)[col]
-    delay = _delays(delay_steps, len(jobs), len(sites))[np.arange(len(jobs)), row_of[col]]
+    delay = by_col[np.arange(len(jobs)), col]
     k = jobs.duration_steps
     within = np.arange(int(k.sum()), dtype=np.int64) - np.repeat(np.cumsum(k) - k, k)
     return Plan(

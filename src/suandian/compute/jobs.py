@@ -82,6 +82,11 @@ class Job:
             self, "deadline_utc", require_utc(self.deadline_utc, f"job {self.id!r}: deadline_utc")
         )
         object.__setattr__(self, "allowed_sites", tuple(self.allowed_sites))
+        if not isinstance(self.data_site, str):
+            raise InputError(
+                f"job {self.id!r}: data_site must be a site id, or empty for none "
+                f"(got {self.data_site!r})"
+            )
         _check_columns(
             ids=np.array([self.id], dtype=object),
             power_mw=np.array([self.power_mw], dtype=np.float64),
@@ -348,6 +353,17 @@ class JobTable:
             priority=column(priority, np.int64),
             step_min=step_min,
         )
+        bad = [
+            (i, x)
+            for i, x in enumerate(table.data_site)
+            if not isinstance(x, str) or (x and x not in site_tuple)
+        ]
+        if bad:
+            i, x = bad[0]
+            raise InputError(
+                f"job {id_arr[i]!r}: data_site {x!r} is not among the sites {list(site_tuple)}; "
+                "name one of them, or leave it empty if the job moves no data"
+            )
         _check_columns(
             ids=table.ids,
             power_mw=table.power_mw,

@@ -339,8 +339,12 @@ def _capacity_problems(
     """Per site and interval, the jobs' power above the capacity left to them."""
     rows = pd.Index(signals.sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
     power = table.power_mw[pd.Index(np.asarray(table.ids, dtype=str)).get_indexer(plan.job_id)]
+    steps = np.asarray(plan.step, dtype=np.int64)
+    outside = (steps < 0) | (steps >= capacity_mw.shape[1]) | (rows < 0)
+    if outside.any():  # check_plan names the jobs (past their deadline, or on no site)
+        return [f"{int(outside.sum())} plan row(s) fall outside the period's sites and intervals"]
     load = np.zeros(capacity_mw.shape)
-    np.add.at(load, (rows, np.asarray(plan.step, dtype=np.int64)), power)
+    np.add.at(load, (rows, steps), power)
     over = np.argwhere(load > capacity_mw + _CAPACITY_TOLERANCE_MW)
     return [
         f"site {signals.sites[s]!r} runs {load[s, t]:.6g} MW at {signals.index_utc[t]}, over "

@@ -9,12 +9,13 @@ data lie at their home site, most may run on any site, some must stay home.
 **uncoordinated** — every job starts at its release at its home site
 (:func:`suandian.compute.greedy.arrival_plan`), whatever the grid or the hall.
 
-**coordinated (算电协同)** — each local day, the jobs released that day are planned by the
-multi-site planner (:func:`suandian.compute.planner.plan_capacity` then
-:func:`~suandian.compute.planner.pack_jobs`) over the next :data:`HORIZON_DAYS` days on
-*forecast* signals, under the hall capacity the days before left, and written into the plan
-(a job is never moved once planned). A job runs away from home only once its data have arrived
-(:mod:`suandian.compute.transfer`). The forecast: the modelled hourly grid intensity with an
+**coordinated (算电协同)** — at the start of each local day the jobs released that day join
+the queue (submitted ahead, as batch work usually is: the plan knows at midnight a job released
+at 23:00), and every job not yet started is planned again with them by the re-planner
+(:func:`suandian.compute.replan.replan_jobs`: the multi-site planner over the next
+:data:`HORIZON_DAYS` days on *forecast* signals); jobs under way keep their hours. A job runs
+away from home only once its data have arrived (:mod:`suandian.compute.transfer`), counted from
+the re-plan that places it. The forecast: the modelled hourly grid intensity with an
 error of :data:`INTENSITY_FORECAST_ERROR_PCT` % of its mean (as in the Let's Wait Awhile
 experiment) and, at Xining, the park's unused output with the park's generation forecast error.
 The whole plan is checked by :func:`suandian.compute.validate.check_plan` (windows, capacity,
@@ -79,7 +80,9 @@ FloatArray = npt.NDArray[np.float64]
 STEP_MIN = 60
 """Step of the jobs and of both runs: hourly. [min]"""
 HORIZON_DAYS = 3
-"""Days each daily plan looks ahead (a job released late in a day may end two days on)."""
+"""Days each plan looks ahead (a job released late in a day may end two days on)."""
+PLAN_EVERY_H = 24
+"""Hours between two plans; each knows the jobs released before the next one."""
 INTENSITY_FORECAST_ERROR_PCT = 5.0
 """Standard deviation of the intensity forecast's error. [% of the mean]"""
 NETWORK_OBJECTIVE: Objective = "weighted"
@@ -319,13 +322,14 @@ def _plan_days(
     *,
     objective: Objective,
     carbon_price_cny_per_t: float,
+    plan_every_h: int,
     seed: int,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[Plan, dict[str, str]]:
-    """Plan the jobs day by day on forecast signals (module docstring).
+    """Plan the jobs every ``plan_every_h`` hours on forecast signals (module docstring).
 
-    At the start of each local day the jobs released that day join the queue, and every job
-    that has not started yet is planned again with them
+    At each plan the jobs released before the next one join the queue, and every job that has
+    not started yet is planned again with them
     (:func:`suandian.compute.replan.replan_jobs`): those under way keep their hours, so a later
     job that must run at home can take the room an earlier, movable one held there.
     """
@@ -349,13 +353,15 @@ def _plan_days(
     placed_steps: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(jobs)
     first = np.full(len(jobs), np.iinfo(np.int64).max)
     last = np.full(len(jobs), -1, dtype=np.int64)
-    n_days = n_t // 24
+    every = plan_every_h * 60 // STEP_MIN
+    n_rounds = -(-n_t // every)
     unplaced: dict[str, str] = {}
-    for day in range(n_days):
+    for k in range(n_rounds):
         if progress is not None:
-            progress(day + 1, n_days)
-        lo, hi = day * 24, min((day + HORIZON_DAYS) * 24, n_t)
-        known = release_step < lo + 24
+            progress(k + 1, n_rounds)
+        lo = k * every
+        hi = min(lo + HORIZON_DAYS * 24, n_t)
+        known = release_step < lo + every
         open_ = known & (last >= lo) | known & (placed_site < 0) & (deadline_step > lo)
         rows = np.flatnonzero(open_)
         if not len(rows):
@@ -432,10 +438,13 @@ def network_loop(
     days: int,
     objective: Objective = NETWORK_OBJECTIVE,
     carbon_price_cny_per_t: float = CARBON_PRICE_CNY_PER_T,
+    plan_every_h: int = PLAN_EVERY_H,
     progress: Callable[[int, int], None] | None = None,
 ) -> NetworkLoop:
     """Run the ``national`` sites uncoordinated and coordinated beside ``park_loop`` (the
     ``xining`` park's closed loop over the same local days), and settle both."""
+    if plan_every_h < 1 or 24 % plan_every_h:
+        raise InputError(f"plan_every_h {plan_every_h}: give a whole number of hours dividing 24")
     if park_loop.runs is None:
         raise InputError("park_loop holds no runs; make it with suandian.sim.closed_loop")
     loop, unc_op, coo_op = park_loop.runs
@@ -473,6 +482,7 @@ def network_loop(
         coo_park.unused_mw + coo_park.forecast_error_mw,
         objective=objective,
         carbon_price_cny_per_t=carbon_price_cny_per_t,
+        plan_every_h=plan_every_h,
         seed=national.seed + 1,
         progress=progress,
     )
