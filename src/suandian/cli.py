@@ -341,7 +341,7 @@ def demo(
             progress.update(task, advance=1, description="network (11 sites)")
 
             def network_day(day: int, n_days: int) -> None:
-                progress.update(task, description=f"network: day {day}/{n_days}")
+                progress.update(task, description=f"network: plan {day}/{n_days}")
 
             net = _demo_network(loops, summary.start_local_date, summary.days, network_day)
         progress.update(task, advance=1, description="metering (readings import)")

@@ -10,6 +10,7 @@ import pytest
 
 from suandian.compute.jobs import JobTable, Plan
 from suandian.compute.transfer import Network
+from suandian.core.errors import InputError
 from suandian.scenario import load_scenario
 from suandian.sim.closed_loop import closed_loop
 from suandian.sim.network_loop import (
@@ -127,3 +128,23 @@ def test_a_week_beside_the_park() -> None:
         )
         + 1e-6
     )
+
+
+def test_planning_rules_are_checked() -> None:
+    start = dt.date(2025, 4, 7)
+    park = load_scenario("xining")
+    loop = closed_loop(park, simulate(park, start=start, days=1), site="nanchuan")
+    national = load_scenario("national")
+    with pytest.raises(InputError, match="plan_every_h 5: give a whole number of hours"):
+        network_loop(national, loop, first_day=start, days=1, plan_every_h=5)
+    with pytest.raises(InputError, match=r"reserve_pu 1.0: give a share of the hall in \[0, 1\)"):
+        network_loop(national, loop, first_day=start, days=1, reserve_pu=1.0)
+    with pytest.raises(InputError, match="cover different hours"):
+        network_loop(national, loop, first_day=start, days=2)
+
+
+def test_the_reserve_holds_back_only_the_hours_not_yet_known() -> None:
+    from suandian.sim.network_loop import _with_reserve
+
+    got = _with_reserve(np.full((2, 5), 20.0), 2, 0.25)
+    assert got.tolist() == [[20.0, 20.0, 15.0, 15.0, 15.0]] * 2

@@ -9,15 +9,17 @@ data lie at their home site, most may run on any site, some must stay home.
 **uncoordinated** — every job starts at its release at its home site
 (:func:`suandian.compute.greedy.arrival_plan`), whatever the grid or the hall.
 
-**coordinated (算电协同)** — at the start of each local day the jobs released that day join
-the queue (submitted ahead, as batch work usually is: the plan knows at midnight a job released
-at 23:00), and every job not yet started is planned again with them by the re-planner
-(:func:`suandian.compute.replan.replan_jobs`: the multi-site planner over the next
-:data:`HORIZON_DAYS` days on *forecast* signals); jobs under way keep their hours. A job runs
+**coordinated (算电协同)** — every :data:`PLAN_EVERY_H` hours the jobs released before the
+next plan join the queue, and every job not yet started is planned again with them by the
+re-planner (:func:`suandian.compute.replan.replan_jobs`: the multi-site planner over the next
+:data:`HORIZON_DAYS` days on *forecast* signals, objective :data:`NETWORK_OBJECTIVE`); jobs under
+way keep their hours. Past the hours whose jobs it knows, a plan leaves :data:`RESERVE_PU` of
+each hall free for the jobs still to come, above all those that must run at home. A job runs
 away from home only once its data have arrived (:mod:`suandian.compute.transfer`), counted from
-the re-plan that places it. The forecast: the modelled hourly grid intensity with an
-error of :data:`INTENSITY_FORECAST_ERROR_PCT` % of its mean (as in the Let's Wait Awhile
-experiment) and, at Xining, the park's unused output with the park's generation forecast error.
+the plan that places it (a move planned before is counted again: conservative). The forecast:
+the modelled hourly grid intensity with an error of :data:`INTENSITY_FORECAST_ERROR_PCT` % of its
+mean (as in the Let's Wait Awhile experiment) and, at Xining, the park's unused output with the
+park's generation forecast error.
 The whole plan is checked by :func:`suandian.compute.validate.check_plan` (windows, capacity,
 residency, data arrival).
 
@@ -81,8 +83,11 @@ STEP_MIN = 60
 """Step of the jobs and of both runs: hourly. [min]"""
 HORIZON_DAYS = 3
 """Days each plan looks ahead (a job released late in a day may end two days on)."""
-PLAN_EVERY_H = 24
+PLAN_EVERY_H = 6
 """Hours between two plans; each knows the jobs released before the next one."""
+RESERVE_PU = 0.25
+"""Share of each hall a plan leaves free after the hours it knows the jobs of: room for the
+jobs not yet released, above all those that must run at home."""
 INTENSITY_FORECAST_ERROR_PCT = 5.0
 """Standard deviation of the intensity forecast's error. [% of the mean]"""
 NETWORK_OBJECTIVE: Objective = "weighted"
@@ -287,6 +292,8 @@ class NetworkLoop:
     objective: Objective
     carbon_price_cny_per_t: float
     horizon_days: int
+    plan_every_h: int
+    reserve_pu: float
     step_min: int
     intensity_forecast_error_pct: float
     uncoordinated: NetworkFigures
@@ -299,6 +306,8 @@ class NetworkLoop:
             "objective": self.objective,
             "carbon_price_cny_per_t": self.carbon_price_cny_per_t,
             "horizon_days": self.horizon_days,
+            "plan_every_h": self.plan_every_h,
+            "reserve_pu": self.reserve_pu,
             "step_min": self.step_min,
             "intensity_forecast_error_pct": self.intensity_forecast_error_pct,
             "notes": list(self.notes),
@@ -309,8 +318,9 @@ class NetworkLoop:
         how = (
             "every job at its release on its home site"
             if mode == "uncoordinated"
-            else f"multi-site planner ({self.objective}) each local day over the next "
-            f"{self.horizon_days} days on forecasts, settled on the realised signals"
+            else f"multi-site planner ({self.objective}) every {self.plan_every_h} h over the "
+            f"next {self.horizon_days} days on forecasts, {self.reserve_pu:.0%} of each hall "
+            "kept for jobs not yet released, settled on the realised signals"
         )
         return {"sites": list(self.sites), "operation": how, **figures.to_json()}
 
@@ -323,6 +333,7 @@ def _plan_days(
     objective: Objective,
     carbon_price_cny_per_t: float,
     plan_every_h: int,
+    reserve_pu: float,
     seed: int,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[Plan, dict[str, str]]:
@@ -391,7 +402,7 @@ def _plan_days(
             np.where(running, "running", "pending"),
             now_utc=window.grid_start_utc,
             signals=window,
-            capacity_mw=realised.capacity_mw[:, lo:hi],
+            capacity_mw=_with_reserve(realised.capacity_mw[:, lo:hi], every, reserve_pu),
             objective=objective,
             carbon_price_cny_per_t=carbon_price_cny_per_t,
             slot_steps=1,
@@ -422,6 +433,14 @@ def _plan_days(
     return plan, missed
 
 
+def _with_reserve(capacity_mw: FloatArray, known_steps: int, reserve_pu: float) -> FloatArray:
+    """``capacity_mw`` with ``reserve_pu`` of it held back after the first ``known_steps``: room
+    for jobs not yet known, above all those that must run at home."""
+    out = capacity_mw.copy()
+    out[:, known_steps:] *= 1.0 - reserve_pu
+    return out
+
+
 def _rows(jobs: JobTable, plan: Plan) -> npt.NDArray[np.int64]:
     """Row in ``jobs`` of each row of ``plan``."""
     return np.asarray(
@@ -439,10 +458,13 @@ def network_loop(
     objective: Objective = NETWORK_OBJECTIVE,
     carbon_price_cny_per_t: float = CARBON_PRICE_CNY_PER_T,
     plan_every_h: int = PLAN_EVERY_H,
+    reserve_pu: float = RESERVE_PU,
     progress: Callable[[int, int], None] | None = None,
 ) -> NetworkLoop:
     """Run the ``national`` sites uncoordinated and coordinated beside ``park_loop`` (the
     ``xining`` park's closed loop over the same local days), and settle both."""
+    if not 0.0 <= reserve_pu < 1.0:
+        raise InputError(f"reserve_pu {reserve_pu}: give a share of the hall in [0, 1)")
     if plan_every_h < 1 or 24 % plan_every_h:
         raise InputError(f"plan_every_h {plan_every_h}: give a whole number of hours dividing 24")
     if park_loop.runs is None:
@@ -483,6 +505,7 @@ def network_loop(
         objective=objective,
         carbon_price_cny_per_t=carbon_price_cny_per_t,
         plan_every_h=plan_every_h,
+        reserve_pu=reserve_pu,
         seed=national.seed + 1,
         progress=progress,
     )
@@ -509,6 +532,8 @@ def network_loop(
         objective=objective,
         carbon_price_cny_per_t=carbon_price_cny_per_t,
         horizon_days=HORIZON_DAYS,
+        plan_every_h=plan_every_h,
+        reserve_pu=reserve_pu,
         step_min=STEP_MIN,
         intensity_forecast_error_pct=INTENSITY_FORECAST_ERROR_PCT,
         uncoordinated=settle_network(jobs, arrival, realised, clean, unc_park, unplaced={}),
