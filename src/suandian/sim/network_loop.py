@@ -325,7 +325,7 @@ class NetworkLoop:
         return {"sites": list(self.sites), "operation": how, **figures.to_json()}
 
 
-def _plan_days(
+def _plan_rounds(
     jobs: JobTable,
     realised: SiteSignals,
     park_unused_fc_mw: FloatArray,
@@ -498,7 +498,7 @@ def network_loop(
         step_min=STEP_MIN,
         delay_steps=delay,
     )
-    plan, unplaced = _plan_days(
+    plan, unplaced = _plan_rounds(
         jobs,
         realised,
         coo_park.unused_mw + coo_park.forecast_error_mw,
