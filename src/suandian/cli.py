@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Annotated
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -32,6 +31,7 @@ from suandian.cli_dispatch import (
 from suandian.cli_jobs import jobs_app
 from suandian.cli_ledger import ledger_app, print_gec
 from suandian.cli_meters import meters_app
+from suandian.cli_progress import stage_progress
 from suandian.cli_vpp import vpp_app
 from suandian.core.errors import SuandianError
 from suandian.core.times import parse_local_date
@@ -298,15 +298,7 @@ def demo(
     park = load_scenario(scenario)
     first = parse_local_date(start, "--start") if start else None
     n_years = _years_spanned(park, first, days)
-    with Progress(
-        TextColumn("[progress.description]{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=as_json,
-        disable=not err.is_terminal and as_json,
-    ) as progress:
+    with stage_progress(err, as_json=as_json) as progress:
         task = progress.add_task("simulating", total=stage_count(park) * n_years + 7 + network)
 
         def tick(stage: str) -> None:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from suandian.cli_progress import stage_progress
 from suandian.core.errors import SuandianError
 from suandian.core.times import LOCAL_TZ, parse_local_date
 
@@ -332,15 +332,7 @@ def vpp_week_command(
         name, message = problems[0]
         raise typer.BadParameter(message, param_hint=_OPTIONS.get(name, name))
     began = time.perf_counter()
-    with Progress(
-        TextColumn("[progress.description]{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=as_json,
-        disable=not err.is_terminal and as_json,
-    ) as progress:
+    with stage_progress(err, as_json=as_json) as progress:
         total = progress_total(park, start=first, days=days, history_days=history_days)
         task = progress.add_task("simulating", total=total)
 
