@@ -62,7 +62,7 @@ from suandian.core.units import KG_PER_T, KW_PER_MW
 from suandian.scenario.model import Park
 from suandian.sim.closed_loop import ClosedLoop, Mode, Operation, SiteLoop, grid_clean_share
 from suandian.sim.park import simulate
-from suandian.sim.site_signals import SiteSignals, site_signals
+from suandian.sim.site_signals import SiteSignals, data_moves, plan_load_mw, site_signals
 
 __all__ = [
     "HORIZON_DAYS",
@@ -225,16 +225,7 @@ def settle_network(
 ) -> NetworkFigures:
     """The figures of ``plan`` on the realised ``signals`` (module docstring)."""
     n_s, n_t = signals.intensity_g_per_kwh.shape
-    site_row = pd.Index(signals.sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
-    job_row = pd.Index(np.asarray(jobs.ids, dtype=str)).get_indexer(
-        pd.Index(np.asarray(plan.job_id, dtype=str))
-    )
-    offset = int((plan.grid_start_utc - signals.start_utc) / pd.Timedelta(minutes=STEP_MIN))
-    steps = np.asarray(plan.step, dtype=np.int64) + offset
-    if (site_row < 0).any() or (job_row < 0).any() or (steps < 0).any() or (steps >= n_t).any():
-        raise InputError("the plan names a job, a site or an hour the network run does not hold")
-    load = np.zeros((n_s, n_t))
-    np.add.at(load, (site_row, steps), jobs.power_mw[job_row])
+    load = plan_load_mw(jobs, plan, signals)
     dt_h = signals.step_h
     used = np.zeros((n_s, n_t))
     at = signals.sites.index(PARK_SITE) if PARK_SITE in signals.sites else -1
@@ -245,18 +236,7 @@ def settle_network(
         used[at] = curtail_used + export_used
     grid = load - used
     energy = float(load.sum() * dt_h)
-    # the first row of each job tells where it ran
-    first = pd.Series(site_row, index=job_row)
-    first = first[~first.index.duplicated()]
-    rows, where = first.index.to_numpy(), first.to_numpy()
-    data_at = pd.Index(signals.sites).get_indexer(pd.Index(jobs.data_site[rows].astype(str)))
-    moved = (data_at >= 0) & (data_at != where) & (jobs.data_gb[rows] > 0)
-    transfer_cny = 0.0
-    if signals.network is not None and moved.any():
-        net = signals.network
-        src = net.index([signals.sites[i] for i in data_at[moved]], "data_site")
-        dst = net.index([signals.sites[i] for i in where[moved]], "the plan")
-        transfer_cny = float(net.cost_cny(jobs.data_gb[rows[moved]], src, dst).sum())
+    jobs_moved, moved_gb, transfer_cny = data_moves(jobs, plan, signals)
     missed = pd.Index(np.asarray(jobs.ids, dtype=str)).get_indexer(list(unplaced))
     missed = missed[missed >= 0]
     cost = (grid * signals.price_cny_per_kwh).sum() * dt_h * KW_PER_MW
@@ -274,8 +254,8 @@ def settle_network(
             (jobs.power_mw[missed] * jobs.duration_steps[missed]).sum() * dt_h
         ),
         jobs_missed=len(missed),
-        jobs_moved=int(moved.sum()),
-        data_moved_gb=float(jobs.data_gb[rows[moved]].sum()),
+        jobs_moved=jobs_moved,
+        data_moved_gb=moved_gb,
         transfer_cny=transfer_cny,
         capacity_overrun_mwh=float(np.maximum(load - signals.capacity_mw, 0.0).sum() * dt_h),
         energy_by_site_mwh={

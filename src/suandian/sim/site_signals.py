@@ -52,7 +52,9 @@ __all__ = [
     "GridMixFn",
     "PlanTotals",
     "SiteSignals",
+    "data_moves",
     "park_network",
+    "plan_load_mw",
     "plan_totals",
     "signals_from_csv",
     "site_signals",
@@ -311,6 +313,43 @@ class PlanTotals:
         return self.green_mwh / self.energy_mwh if self.energy_mwh > 0 else None
 
 
+def plan_load_mw(jobs: JobTable, plan: Plan, signals: SiteSignals) -> FloatArray:
+    """(sites, intervals) power of the jobs ``plan`` runs, on the signals' grid. [MW]"""
+    if plan.step_min != signals.step_min:
+        raise InputError(
+            f"the plan uses {plan.step_min}-min steps but the signals {signals.step_min}-min"
+        )
+    offset = int((plan.grid_start_utc - signals.start_utc) / pd.Timedelta(minutes=plan.step_min))
+    steps = np.asarray(plan.step, dtype=np.int64) + offset
+    site_row = pd.Index(signals.sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
+    job_row = pd.Index(np.asarray(jobs.ids, dtype=str)).get_indexer(
+        pd.Index(np.asarray(plan.job_id, dtype=str))
+    )
+    n_steps = len(signals.index_utc)
+    if (site_row < 0).any() or (job_row < 0).any() or (steps < 0).any() or (steps >= n_steps).any():
+        raise InputError("the plan runs a job, on a site or at a time the signals do not cover")
+    load = np.zeros((len(signals.sites), n_steps))
+    np.add.at(load, (site_row, steps), jobs.power_mw[job_row])
+    return load
+
+
+def data_moves(jobs: JobTable, plan: Plan, signals: SiteSignals) -> tuple[int, float, float]:
+    """The jobs ``plan`` runs away from their ``data_site``, the data they move [GB] and the
+    price of moving them [CNY] (0 without a network: then nothing can move)."""
+    net = signals.network
+    if net is None:
+        return 0, 0.0, 0.0
+    site_of = pd.Series(np.asarray(plan.site, dtype=str), index=np.asarray(plan.job_id, dtype=str))
+    site_of = site_of[~site_of.index.duplicated()]  # a job runs on one site
+    row = pd.Index(np.asarray(jobs.ids, dtype=str)).get_indexer(site_of.index)
+    data_site = np.asarray(jobs.data_site, dtype=object)[row].astype(str)
+    src = net.index([s if s in net.sites else "" for s in data_site], "data_site")
+    dst = net.index(site_of.to_list(), "the plan")
+    moved = (src >= 0) & (src != dst) & (jobs.data_gb[row] > 0)
+    cny = float(net.cost_cny(jobs.data_gb[row], src, dst).sum())
+    return int(moved.sum()), float(jobs.data_gb[row][moved].sum()), cny
+
+
 def plan_totals(jobs: JobTable, plan: Plan, signals: SiteSignals) -> PlanTotals:
     """Energy, on-site green energy, carbon and cost of ``plan``.
 
@@ -319,34 +358,11 @@ def plan_totals(jobs: JobTable, plan: Plan, signals: SiteSignals) -> PlanTotals:
     carbon ``Σ R·Δt·intensity`` (MW × h × g/kWh = kg), cost ``Σ R·Δt·1000·price``. With a
     network, the data each job moves to run away from its ``data_site`` and their price.
     """
-    if plan.step_min != signals.step_min:
-        raise InputError(
-            f"the plan uses {plan.step_min}-min steps but the signals {signals.step_min}-min"
-        )
-    offset = int((plan.grid_start_utc - signals.start_utc) / pd.Timedelta(minutes=plan.step_min))
-    steps = np.asarray(plan.step, dtype=np.int64) + offset
-    site_row = pd.Index(signals.sites).get_indexer(pd.Index(np.asarray(plan.site, dtype=str)))
-    n_steps = len(signals.index_utc)
-    if (site_row < 0).any() or (steps < 0).any() or (steps >= n_steps).any():
-        raise InputError("the plan runs on a site or at a time the signals do not cover")
-    power = jobs.power_mw[pd.Index(np.asarray(jobs.ids, dtype=str)).get_indexer(plan.job_id)]
-    load = np.zeros((len(signals.sites), n_steps))
-    np.add.at(load, (site_row, steps), power)
+    load = plan_load_mw(jobs, plan, signals)
     green = np.minimum(load, signals.surplus_mw)
     grid = load - green
     dt_h = signals.step_h
-    moved_gb = transfer_cny = 0.0
-    if signals.network is not None:
-        site_of = pd.Series(np.asarray(plan.site, dtype=str), index=plan.job_id)
-        site_of = site_of[~site_of.index.duplicated()]
-        row = pd.Index(np.asarray(jobs.ids, dtype=str)).get_indexer(site_of.index)
-        data_site = np.asarray(jobs.data_site, dtype=object)[row].astype(str)
-        net = signals.network
-        src = net.index([s if s in net.sites else "" for s in data_site], "data_site")
-        dst = net.index(site_of.to_list(), "the plan")
-        moved = (src >= 0) & (src != dst) & (jobs.data_gb[row] > 0)
-        moved_gb = float(jobs.data_gb[row][moved].sum())
-        transfer_cny = float(net.cost_cny(jobs.data_gb[row], src, dst).sum())
+    _, moved_gb, transfer_cny = data_moves(jobs, plan, signals)
     return PlanTotals(
         energy_mwh=float(load.sum() * dt_h),
         green_mwh=float(green.sum() * dt_h),
