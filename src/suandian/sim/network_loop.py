@@ -57,7 +57,7 @@ from suandian.compute.replan import replan_jobs
 from suandian.compute.signals import forecast_with_noise
 from suandian.compute.validate import check_plan
 from suandian.core.errors import InfeasiblePlan, InputError
-from suandian.core.times import local_date_start_utc
+from suandian.core.times import local_date_start_utc, local_hour
 from suandian.core.units import KG_PER_T, KW_PER_MW
 from suandian.scenario.model import Park
 from suandian.sim.closed_loop import ClosedLoop, Mode, Operation, SiteLoop, grid_clean_share
@@ -155,7 +155,7 @@ def network_jobs(sites: tuple[str, ...], start_utc: pd.Timestamp, days: int, see
     """
     rng = np.random.default_rng(seed)
     n_t = days * 24
-    hour_local = (np.arange(n_t) + 8) % 24
+    hour_local = local_hour(pd.DatetimeIndex(start_utc + np.arange(n_t) * pd.Timedelta(hours=1)))
     weight = np.where((hour_local >= 9) & (hour_local < 18), 2.0, 1.0)
     per_site = rng.poisson(JOBS_PER_SITE_DAY * days, len(sites))
     home = np.repeat(np.arange(len(sites)), per_site)
