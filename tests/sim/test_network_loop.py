@@ -103,6 +103,12 @@ def test_the_jobs_of_a_week() -> None:
     assert (jobs.allowed.sum(axis=1)[~home] == len(sites)).all()
     release, deadline = jobs.window_steps(T0)
     assert (release >= 0).all() and (deadline <= 7 * 24).all()
+    # releases favour 09:00-18:00 on the Shanghai clock (T0 is a local midnight): twice as
+    # many per hour as outside it, before the jobs that would overrun the week are left out
+    local = pd.DatetimeIndex(jobs.release_ns, tz="UTC").tz_convert("Asia/Shanghai").hour
+    busy = ((local >= 9) & (local < 18)).sum() / 9
+    quiet = ((local < 9) | (local >= 18)).sum() / 15
+    assert 1.7 < busy / quiet < 2.4
     assert (deadline - release >= jobs.duration_steps).all()
 
 
